@@ -1,0 +1,57 @@
+# Two commands do everything on a fresh machine: `make book` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := book
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JB := $(VENV)/bin/jupyter-book
+BOOK ?= .
+# Extra jupyter-book flags; the default turns Sphinx warnings (broken references, bad glue keys) into errors.
+JB_FLAGS ?= -W -n --keep-going
+LATEX_DEBS := latexmk texlive-latex-recommended texlive-fonts-recommended texlive-latex-extra tex-gyre
+
+# Pages and tests import the repository's packages from the working tree.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH),)
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book html pdf test venv clean clean-cache bench
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+book: html pdf
+
+# The execution cache is keyed on each page's code cells only; when the packages the pages import change,
+# outputs could be stale, so a hash of those sources decides whether the cache is still valid.
+html: venv
+	@mkdir -p $(BOOK)/_build
+	@src=$$(find theory sims musicgan -name '*.py' -print0 | sort -z | xargs -0 cat | cat - requirements.txt | sha256sum | cut -c1-16); \
+	 if [ "$$(cat $(BOOK)/_build/.sources.sha 2>/dev/null)" != "$$src" ]; then \
+	   [ -d $(BOOK)/_build/.jupyter_cache ] && echo "package sources changed: clearing the execution cache" || true; \
+	   rm -rf $(BOOK)/_build/.jupyter_cache; echo "$$src" > $(BOOK)/_build/.sources.sha; fi
+	$(JB) build $(BOOK) $(JB_FLAGS)
+
+pdf: venv
+	@if ! command -v latexmk >/dev/null || ! command -v pdflatex >/dev/null; then \
+	  echo "PDF skipped: LaTeX is missing. Install it with: sudo apt-get install $(LATEX_DEBS)"; \
+	  echo "The HTML book is in $(BOOK)/_build/html/index.html"; exit 2; fi
+	$(JB) build $(BOOK) --builder pdflatex $(JB_FLAGS)
+	@test -s $(BOOK)/_build/latex/book.pdf && echo "PDF: $(BOOK)/_build/latex/book.pdf"
+
+test: venv
+	$(PY) -m pytest
+
+bench: venv
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+clean-cache:
+	rm -rf $(BOOK)/_build/.jupyter_cache $(BOOK)/_build/.sources.sha
+
+clean:
+	rm -rf $(BOOK)/_build

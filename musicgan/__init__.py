@@ -1,0 +1,1 @@
+"""A GAN that generates music as mel-spectrograms: data, models, training, evaluation."""
