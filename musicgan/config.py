@@ -39,6 +39,7 @@ class DataConfig:
     split_seed: int = 0
     synthetic_clips: int = 256        # clips made when source == "synthetic"
     synthetic_pieces: int = 16        # pieces ("sources") the synthetic clips are grouped into
+    synthetic_size: int = 64          # mel bands = frames per clip of the synthetic set
 
     def __post_init__(self):
         check_positive(self.held_out_fraction, "data.held_out_fraction")
@@ -47,6 +48,7 @@ class DataConfig:
         check_int(self.split_seed, "data.split_seed", low=0)
         check_int(self.synthetic_clips, "data.synthetic_clips", low=8)
         check_int(self.synthetic_pieces, "data.synthetic_pieces", low=2)
+        check_int(self.synthetic_size, "data.synthetic_size", low=8)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ def _tiny() -> RunConfig:
     # Seconds on a laptop CPU: synthetic clips, narrow nets, a handful of steps, every output exercised.
     return RunConfig(
         name="tiny",
-        data=DataConfig(source="synthetic", synthetic_clips=64, synthetic_pieces=8, held_out_fraction=0.25),
+        data=DataConfig(source="synthetic", synthetic_clips=64, synthetic_pieces=8, synthetic_size=16,
+                        held_out_fraction=0.25),
         model=ModelConfig(latent_dim=8, g_channels=4, d_channels=4, rnn_hidden=16, rnn_layers=1),
         optim=OptimConfig(batch_size=8, ema_decay=0.9),
         train=TrainConfig(steps=6, log_every=1, image_every=3, checkpoint_every=3, griffin_lim_iters=2,

@@ -53,7 +53,7 @@ def _ns_r1(net_D, real, fake, loss_cfg, apply_r1: bool):
 def _wgan_gp(net_D, real, fake, loss_cfg, rng):
     real_p, fake_p = pack_clips(real.detach(), loss_cfg.pack), pack_clips(fake.detach(), loss_cfg.pack)
     n = real_p.shape[0]
-    eps = torch.rand(n, 1, 1, 1, generator=rng, device=rng.device).to(real_p.dtype)
+    eps = torch.rand(n, 1, 1, 1, generator=rng).to(real_p)         # rng lives on the CPU
     mixed = (eps * real_p + (1 - eps) * fake_p).requires_grad_(True)
     logit_real, logit_fake, logit_mixed = _split(net_D(torch.cat([real_p, fake_p, mixed])), n)
     (grad,) = torch.autograd.grad(logit_mixed.sum(), mixed, create_graph=True)

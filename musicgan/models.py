@@ -35,6 +35,14 @@ def _n_doublings(n_mels: int, n_frames: int) -> int:
     return n_up
 
 
+class PixelNorm(nn.Module):
+    """Scale each pixel's feature vector to unit RMS (ProGAN). Unlike batch norm it keeps no running
+    statistics, so the moving average of G's weights samples exactly like G does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
 class ConvGenerator(nn.Module):
     """z (batch, latent_dim) -> clip (batch, 1, n_mels, n_frames), DCGAN-style transposed convolutions."""
 
@@ -45,11 +53,11 @@ class ConvGenerator(nn.Module):
         self.start = (n_mels // 2 ** n_up, n_frames // 2 ** n_up)
         width = channels * 2 ** (n_up - 1)                     # widest at 4x4, halving as the clip grows
         self.project = nn.Sequential(nn.Linear(latent_dim, width * self.start[0] * self.start[1]),
-                                     nn.Unflatten(1, (width, *self.start)), nn.BatchNorm2d(width), nn.ReLU())
+                                     nn.Unflatten(1, (width, *self.start)), nn.LeakyReLU(0.2), PixelNorm())
         layers = []
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, stride=2, padding=1, bias=False),
-                       nn.BatchNorm2d(width // 2), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, stride=2, padding=1),
+                       nn.LeakyReLU(0.2), PixelNorm()]
             width //= 2
         layers += [nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh()]
         self.upsample = nn.Sequential(*layers)
