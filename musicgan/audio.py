@@ -4,7 +4,7 @@ with a reason.
 Files are opened read-only and never modified. Each file is decoded block by block with soundfile
 (wav, flac, ogg/vorbis/opus, mp3, aiff, ...), mixed down to mono and resampled with soxr as it streams in,
 so a long stereo 44.1 kHz recording never sits in memory at its original rate. Formats soundfile cannot
-decode are tried once more through librosa/audioread (which needs ffmpeg for m4a, aac, wma). A file that
+decode (m4a, aac, wma, unusual mp3) are tried once more through librosa/audioread, which needs ffmpeg. A file that
 cannot be read, is empty, or is not audio is named with the reason and skipped; the caller keeps going.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = ["AUDIO_EXTENSIONS", "AudioReadError", "ReadReport", "find_files", "lo
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
                               ".aifc", ".au", ".w64", ".caf", ".m4a", ".aac", ".wma"})
+NEEDS_AUDIOREAD = frozenset({".mp3", ".m4a", ".aac", ".wma"})  # worth a second decoder if libsndfile fails
 BLOCK_FRAMES = 1 << 18          # frames decoded at a time (about 6 s at 44.1 kHz)
 SILENCE_DB = -60.0              # clips whose RMS is below this many dB re full scale are dropped
 
@@ -67,8 +68,11 @@ def load_mono(path, sample_rate: int) -> np.ndarray:
         raise AudioReadError("empty file (0 bytes)")
     try:
         audio = _load_soundfile(path, sample_rate)
-    except Exception as err:                                         # libsndfile's reason, e.g. "Format not recognised"
-        audio = _load_fallback(path, sample_rate, reason=_one_line(err))
+    except Exception as err:
+        reason = getattr(err, "error_string", None) or _one_line(err)  # libsndfile's words, without the path
+        if path.suffix.lower() not in NEEDS_AUDIOREAD:
+            raise AudioReadError(f"cannot decode: {reason}") from None
+        audio = _load_fallback(path, sample_rate, reason=reason)
     if audio.size == 0:
         raise AudioReadError("no audio samples in the file")
     if not np.all(np.isfinite(audio)):

@@ -27,14 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgan.audio import SILENCE_DB, clip_audio, load_mono
+from musicgan.audio import SILENCE_DB, ReadReport, clip_audio, iter_folder_clips, load_mono
 from musicgan.mel import MelConfig, log_mel_spectrogram
 from sims.checks import check_int, check_positive
 from sims.seeding import as_generator
 
 __all__ = ["FORMAT_VERSION", "DATA_DIR_ENV", "Normalizer", "PreparedSet", "MelAccumulator", "save_prepared",
            "load_prepared", "read_params", "default_cache_dir", "default_params", "ensure_default_dataset",
-           "build_chorale_set", "split_by_source", "clip_source_audio"]
+           "default_set_path", "build_chorale_set", "build_folder_set", "NoAudioError", "split_by_source",
+           "clip_source_audio"]
 
 FORMAT_VERSION = 1
 DATA_DIR_ENV = "MUSICGAN_DATA_DIR"                # overrides the default cache folder
@@ -263,6 +264,38 @@ def _maybe_progress(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
     return tqdm(iterable, file=sys.stderr, **kwargs)
 
 
+class NoAudioError(ValueError):
+    """A folder that yielded no clip at all: nothing readable, or only silence and files shorter than a clip."""
+
+
+def build_folder_set(folder, out, cfg: MelConfig, *, clip_hop_frames: int | None = None,
+                     silence_db: float = SILENCE_DB, progress: bool = False,
+                     log: Callable[[str], None] = print) -> tuple[Path, ReadReport]:
+    """Prepare every audio file under ``folder`` (see :mod:`musicgan.audio`); each skip is named via ``log``.
+
+    Returns the written path and the per-file report; raises NoAudioError when no clip could be made.
+    """
+    folder = Path(folder).resolve()
+    hop_frames = cfg.clip_frames - 1 if clip_hop_frames is None else check_int(clip_hop_frames, "clip_hop_frames", low=1)
+    params = {"format_version": FORMAT_VERSION, "mel": cfg.to_dict(), "clip_hop_samples": hop_frames * cfg.hop_length,
+              "silence_db": float(silence_db), "source": {"kind": "folder", "path": str(folder)}}
+    report, acc = ReadReport(), MelAccumulator(cfg)
+    files = iter_folder_clips(folder, cfg.sample_rate, cfg.clip_samples, params["clip_hop_samples"],
+                              silence_db=silence_db, report=report, log=log)
+    for name, clips, starts in _maybe_progress(files, progress, unit="file"):
+        if len(clips):
+            acc.add(name, clips, starts)
+    if report.n_clips == 0:
+        raise NoAudioError(f"no clips from {folder}: {report.summary()}")
+    return save_prepared(out, acc, params), report
+
+
+def default_set_path(params: dict, cache_dir=None) -> Path:
+    """Where the default set with these parameters is cached: the name carries a hash of ``params``."""
+    renderer = params["source"]["renderer"]
+    return default_cache_dir(cache_dir) / f"bach-chorales-{renderer}-{_params_key(params)}.npz"
+
+
 def ensure_default_dataset(cfg: MelConfig | None = None, cache_dir=None, progress: bool = False, *,
                            renderer: str = "harmonic", soundfont=None, workers: int | None = None) -> Path:
     """Path of the bundled-chorales set for these parameters, building it first if no valid cache exists.
@@ -276,7 +309,7 @@ def ensure_default_dataset(cfg: MelConfig | None = None, cache_dir=None, progres
 
         soundfont = soundfont or find_soundfont()
     params = default_params(cfg, renderer, soundfont=soundfont)
-    path = default_cache_dir(cache_dir) / f"bach-chorales-{renderer}-{_params_key(params)}.npz"
+    path = default_set_path(params, cache_dir)
     if path.is_file():
         try:
             if read_params(path) == params:
