@@ -158,3 +158,4 @@ def iter_folder_clips(folder, sample_rate: int, clip_samples: int, hop_samples: 
             why = "shorter than one clip" if audio.size < clip_samples else "every clip below the silence level"
             log(f"no clips from {name}: {why} ({audio.size / sample_rate:.2f} s of audio)")
         yield name, clips, starts
+

@@ -111,31 +111,31 @@ def chorale_to_midi(path, *, program: int = ORGAN_PROGRAM):
 
 
 def synthesize_harmonic(midi, fs: int) -> np.ndarray:
-    """``midi.synthesize(fs, wave=harmonic_wave)`` (peak-normalised to 1), without evaluating a sine per note.
+    """``midi.synthesize(fs, wave=harmonic_wave)``, peak 1, with fewer sines.
 
-    Returns float64 audio of shape ``(samples,)``. In pretty_midi every note restarts its phase at zero and
-    decays as exp(-t / 1 s), so all notes of one pitch are prefixes of a single decaying waveform: that
-    waveform is computed once per pitch (and cached), each note adds a slice of it, and only the note's last
-    0.1 s (the fade-out, which depends on its length) is computed per note.
+    Returns float64 audio ``(samples,)``. In pretty_midi every note restarts
+    its phase at zero and decays as exp(-t / 1 s), so all notes of one pitch
+    are prefixes of one decaying waveform: it is computed once per pitch
+    (and cached), each note adds a slice of it, and only its last 0.1 s
+    (the fade-out, which depends on the note's length) is done per note.
     """
     check_int(fs, "fs", low=1)
-    lengths = [int(fs * (inst.get_end_time() + 1)) for inst in midi.instruments if not inst.is_drum]
-    out = np.zeros(max(lengths, default=0))
+    voices = [inst for inst in midi.instruments if not inst.is_drum]
+    ends = [int(fs * (voice.get_end_time() + 1)) for voice in voices]
+    out = np.zeros(max(ends, default=0))
     fade_len = int(0.1 * fs)
     fade_out = np.linspace(1, 0, fade_len)
-    for inst in midi.instruments:
-        if inst.is_drum:
+    for note in (note for voice in voices for note in voice.notes):
+        start, end = int(fs * note.start), int(fs * note.end)  # pretty_midi
+        if end <= start:
             continue
-        for note in inst.notes:
-            start, end = int(fs * note.start), int(fs * note.end)    # pretty_midi's rounding
-            if end <= start:
-                continue
-            segment = note.velocity * _decaying_tone(fs, note.pitch, _bucket(end - start))[: end - start]
-            if segment.size > fade_len:
-                segment[-fade_len:] *= fade_out
-            else:
-                segment *= np.linspace(1, 0, segment.size)
-            out[start:end] += segment
+        tone = _decaying_tone(fs, note.pitch, _bucket(end - start))
+        segment = note.velocity * tone[: end - start]
+        if segment.size > fade_len:
+            segment[-fade_len:] *= fade_out
+        else:
+            segment *= np.linspace(1, 0, segment.size)
+        out[start:end] += segment
     peak = np.abs(out).max() if out.size else 0.0
     return out / peak if peak > 0 else out
 

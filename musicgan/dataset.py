@@ -8,7 +8,8 @@ A prepared set is one ``.npz`` file (uncompressed, no pickled objects) holding
 - ``starts``: the first sample of each clip in its source;
 - ``band_mean`` / ``band_std``: per-band statistics over all clips, for :class:`Normalizer`;
 - ``params``: JSON of everything that produced the file -- format version, mel parameters, clip hop,
-  silence level, the source and, for the default set, a hash of the code that renders it.
+  silence level, the source and, for the default set, a hash of the code that renders it;
+- ``info``: JSON of facts about the build that do not define the contents (how long it took).
 
 :func:`load_prepared` refuses a file of another format version, and :func:`ensure_default_dataset` names its
 cache file after a hash of the parameters (and checks them again on loading), so a set prepared with other
@@ -19,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import sys
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +119,7 @@ class PreparedSet:
     normalizer: Normalizer
     params: dict = field(default_factory=dict)
     path: Path | None = None
+    info: dict = field(default_factory=dict)
 
     @property
     def n_clips(self) -> int:
@@ -159,7 +163,7 @@ class MelAccumulator:
         return np.concatenate(self._mels) if self._mels else np.zeros(shape, np.float16)
 
 
-def save_prepared(path, acc: MelAccumulator, params: dict) -> Path:
+def save_prepared(path, acc: MelAccumulator, params: dict, info: dict | None = None) -> Path:
     """Write the accumulated clips and ``params`` to ``path`` atomically (a reader never sees half a file)."""
     mels = acc.mels()
     if mels.shape[0] == 0:
@@ -172,7 +176,7 @@ def save_prepared(path, acc: MelAccumulator, params: dict) -> Path:
     with open(tmp, "wb") as f:
         np.savez(f, mels=mels, source_index=source_index.astype(np.int32), source_names=names,
                  starts=np.concatenate(acc.starts), band_mean=mean, band_std=std,
-                 params=np.array(json.dumps(params, sort_keys=True)))
+                 params=np.array(json.dumps(params, sort_keys=True)), info=np.array(json.dumps(info or {})))
     os.replace(tmp, path)
     return path
 
@@ -197,7 +201,8 @@ def load_prepared(path) -> PreparedSet:
         names = [str(n) for n in data["source_names"]]
         return PreparedSet(mels=data["mels"].astype(np.float32), mel_config=MelConfig.from_dict(params["mel"]),
                            sources=[names[i] for i in data["source_index"]], starts=data["starts"],
-                           normalizer=Normalizer(data["band_mean"], data["band_std"]), params=params, path=path)
+                           normalizer=Normalizer(data["band_mean"], data["band_std"]), params=params, path=path,
+                           info=json.loads(str(data["info"])) if "info" in data.files else {})
 
 
 def default_cache_dir(cache_dir=None) -> Path:
@@ -240,6 +245,7 @@ def build_chorale_set(out, params: dict, *, workers: int = 2, progress: bool = F
     from musicgan.chorales import iter_rendered_chorales
 
     cfg, source = MelConfig.from_dict(params["mel"]), params["source"]
+    clock = _Stopwatch()
     acc = MelAccumulator(cfg)
     pieces = iter_rendered_chorales(cfg.sample_rate, source["renderer"], source.get("soundfont"), workers=workers)
     threads = torch.get_num_threads()
@@ -250,10 +256,25 @@ def build_chorale_set(out, params: dict, *, workers: int = 2, progress: bool = F
             acc.add(name, clips, starts)
     finally:
         torch.set_num_threads(threads)
-    path = save_prepared(out, acc, params)
+    path = save_prepared(out, acc, params, info={"workers": workers, **clock.read()})
     if log is not None:
         log(f"{len(source['pieces'])} chorales -> {len(acc.sources)} clips in {path}")
     return path
+
+
+class _Stopwatch:
+    """Wall-clock and CPU seconds since creation, the CPU time including finished child processes."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), self._cpu()
+
+    @staticmethod
+    def _cpu() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    def read(self) -> dict:
+        return {"build_wall_s": round(time.perf_counter() - self.wall, 2), "build_cpu_s": round(self._cpu() - self.cpu, 2)}
 
 
 def _maybe_progress(iterable: Iterable, progress: bool, **kwargs) -> Iterable:

@@ -204,27 +204,31 @@ def power_spectrogram(audio, cfg: MelConfig) -> torch.Tensor:
     return _frame_power(x, cfg).transpose(-1, -2)
 
 
-def log_mel_spectrogram(audio, cfg: MelConfig, *, chunk: int = 16) -> torch.Tensor:
-    """Log-mel spectrogram in dB of a batch of clips, computed where the audio lives (CPU or GPU).
+def log_mel_spectrogram(audio, cfg: MelConfig, *,
+                        chunk: int = 16) -> torch.Tensor:
+    """Log-mel spectrograms in dB of a batch of clips, on the audio's device.
 
-    audio: ``(batch, samples)`` or ``(samples,)``, numpy or torch, float32 or float64.
-    Returns ``(batch, n_mels, 1 + samples // hop_length)`` (no batch axis for 1-D input), same dtype, equal to
-    ``librosa.power_to_db(librosa.feature.melspectrogram(y=clip, htk=True, ...), top_db=cfg.top_db)``
-    applied to each clip separately. Clips are transformed ``chunk`` at a time: small chunks keep the
-    spectra in cache, which is faster than one large batch.
+    audio: ``(batch, samples)`` or ``(samples,)``, numpy or torch, float32
+    or float64. Returns ``(batch, n_mels, 1 + samples // hop_length)`` (no
+    batch axis for 1-D input), same dtype: librosa's ``power_to_db(
+    melspectrogram(y=clip, htk=True, ...), top_db=cfg.top_db)`` of each
+    clip. Clips go ``chunk`` at a time: small chunks keep spectra in cache.
     """
     x, single = _as_batch(audio)
     blocks = _filter_blocks(cfg, str(x.device), x.dtype)
     out = []
     for start in range(0, x.shape[0], chunk):
-        power = _frame_power(x[start:start + chunk], cfg)                  # (b, n_frames, n_freqs)
-        mel = torch.cat([power[..., lo:hi] @ w for lo, hi, w in blocks], dim=-1)   # (b, n_frames, n_mels)
-        db = torch.log10(mel.clamp_(min=cfg.amin)).mul_(10.0)
-        if cfg.top_db is not None:
+        power = _frame_power(x[start:start + chunk], cfg)  # (b, frames, f)
+        mel = torch.cat([power[..., lo:hi] @ w for lo, hi, w in blocks], -1)
+        db = torch.log10(mel.clamp_(min=cfg.amin)).mul_(10.0)  # (b, frames, m)
+        if cfg.top_db is not None:             # floor below each clip's peak
             peak = db.amax(dim=(-2, -1), keepdim=True)
             db = torch.maximum(db, peak - cfg.top_db)
         out.append(db.transpose(-1, -2))
-    result = torch.cat(out) if out else x.new_zeros((0, cfg.n_mels, 1 + x.shape[-1] // cfg.hop_length))
+    if not out:
+        n_frames = 1 + x.shape[-1] // cfg.hop_length
+        return x.new_zeros((0, cfg.n_mels, n_frames))
+    result = torch.cat(out)
     return result[0] if single else result
 
 
