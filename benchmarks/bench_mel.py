@@ -68,9 +68,10 @@ def compare(clips: np.ndarray, repeats: int) -> dict[str, tuple[float, float]]:
     results = {name: best_time(fn, clips, repeats) for name, fn in
                [(PER_CLIP, librosa_per_clip), (BATCHED, librosa_batched), (OURS, ours)]}
     reference = results[PER_CLIP][2]
+    print(f"  {'':22s} {'wall ms':>8s} {'CPU ms':>8s} {'clips/s':>8s} {'max diff dB':>12s}")
     for name, (wall, cpu, out) in results.items():
-        print(f"  {name:24s} wall {wall * 1e3:8.1f} ms  cpu {cpu * 1e3:8.1f} ms  "
-              f"{len(clips) / wall:7.0f} clips/s  max |diff| {np.abs(out - reference).max():.1e} dB")
+        diff = np.abs(out - reference).max()
+        print(f"  {name:22s} {wall * 1e3:8.1f} {cpu * 1e3:8.1f} {len(clips) / wall:8.0f} {diff:12.1e}")
     return {name: (wall, cpu) for name, (wall, cpu, _) in results.items()}
 
 

@@ -111,13 +111,14 @@ def chorale_to_midi(path, *, program: int = ORGAN_PROGRAM):
 
 
 def synthesize_harmonic(midi, fs: int) -> np.ndarray:
-    """``midi.synthesize(fs, wave=harmonic_wave)``, peak 1, with fewer sines.
+    """``midi.synthesize(fs, wave=harmonic_wave)``, peak 1, fewer sines.
 
-    Returns float64 audio ``(samples,)``. In pretty_midi every note restarts
-    its phase at zero and decays as exp(-t / 1 s), so all notes of one pitch
-    are prefixes of one decaying waveform: it is computed once per pitch
-    (and cached), each note adds a slice of it, and only its last 0.1 s
-    (the fade-out, which depends on the note's length) is done per note.
+    Returns float64 audio ``(samples,)``. In pretty_midi every note
+    restarts its phase at zero and decays as exp(-t / 1 s), so all notes
+    of one pitch are prefixes of one decaying waveform: it is computed
+    once per pitch (and cached), each note adds a slice of it, and only
+    its last 0.1 s (the fade-out, which depends on its length) is done
+    per note.
     """
     check_int(fs, "fs", low=1)
     voices = [inst for inst in midi.instruments if not inst.is_drum]
@@ -126,7 +127,8 @@ def synthesize_harmonic(midi, fs: int) -> np.ndarray:
     fade_len = int(0.1 * fs)
     fade_out = np.linspace(1, 0, fade_len)
     for note in (note for voice in voices for note in voice.notes):
-        start, end = int(fs * note.start), int(fs * note.end)  # pretty_midi
+        # sample indices rounded exactly as pretty_midi rounds them
+        start, end = int(fs * note.start), int(fs * note.end)
         if end <= start:
             continue
         tone = _decaying_tone(fs, note.pitch, _bucket(end - start))

@@ -52,7 +52,7 @@ class AudioTable:
     def _cell(self, value, html: bool) -> str:
         if isinstance(value, np.ndarray):
             if not html:
-                return f"({value.size / self.sample_rate:.2f} s of audio: a player in the HTML version)"
+                return f"({value.size / self.sample_rate:.2f} s: player in the HTML version)"
             from IPython.display import Audio
 
             player = Audio(value, rate=self.sample_rate)._repr_html_().strip()

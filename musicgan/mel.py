@@ -206,22 +206,22 @@ def power_spectrogram(audio, cfg: MelConfig) -> torch.Tensor:
 
 def log_mel_spectrogram(audio, cfg: MelConfig, *,
                         chunk: int = 16) -> torch.Tensor:
-    """Log-mel spectrograms in dB of a batch of clips, on the audio's device.
+    """Log-mel spectrograms in dB of a batch of clips, where the audio is.
 
     audio: ``(batch, samples)`` or ``(samples,)``, numpy or torch, float32
     or float64. Returns ``(batch, n_mels, 1 + samples // hop_length)`` (no
     batch axis for 1-D input), same dtype: librosa's ``power_to_db(
     melspectrogram(y=clip, htk=True, ...), top_db=cfg.top_db)`` of each
-    clip. Clips go ``chunk`` at a time: small chunks keep spectra in cache.
+    clip. Clips go ``chunk`` at a time: small chunks keep spectra cached.
     """
     x, single = _as_batch(audio)
     blocks = _filter_blocks(cfg, str(x.device), x.dtype)
     out = []
     for start in range(0, x.shape[0], chunk):
-        power = _frame_power(x[start:start + chunk], cfg)  # (b, frames, f)
-        mel = torch.cat([power[..., lo:hi] @ w for lo, hi, w in blocks], -1)
-        db = torch.log10(mel.clamp_(min=cfg.amin)).mul_(10.0)  # (b, frames, m)
-        if cfg.top_db is not None:             # floor below each clip's peak
+        power = _frame_power(x[start:start + chunk], cfg)  # (b, t, freqs)
+        mel = torch.cat([power[..., a:b] @ w for a, b, w in blocks], -1)
+        db = torch.log10(mel.clamp_(min=cfg.amin)).mul_(10.0)  # (b, t, m)
+        if cfg.top_db is not None:         # floor below each clip's peak
             peak = db.amax(dim=(-2, -1), keepdim=True)
             db = torch.maximum(db, peak - cfg.top_db)
         out.append(db.transpose(-1, -2))
