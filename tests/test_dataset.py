@@ -10,6 +10,7 @@ import torch
 from musicgan import chorales
 from musicgan.dataset import (FORMAT_VERSION, MelAccumulator, Normalizer, PreparedSet, clip_source_audio,
                               ensure_default_dataset, load_prepared, read_params, save_prepared, split_by_source)
+from musicgan.display import AudioTable, plot_mel
 from musicgan.mel import MelConfig, log_mel_spectrogram
 
 # ---------------------------------------------------------------- rendering the chorales
@@ -170,6 +171,8 @@ def test_default_set_cache_is_reused_only_for_the_same_parameters(tmp_path, monk
     audio = clip_source_audio(prepared, i)
     np.testing.assert_allclose(log_mel_spectrogram(audio, cfg).numpy(), prepared.mels[i], atol=0.05)
     assert json.dumps(params)                                          # the record is plain JSON
+    parallel = ensure_default_dataset(cfg, cache_dir=tmp_path / "two", workers=2)
+    np.testing.assert_array_equal(load_prepared(parallel).mels, prepared.mels)  # workers change nothing
 
 
 @pytest.mark.slow
@@ -180,3 +183,40 @@ def test_default_set_is_big_enough_and_small_enough():
     assert prepared.mels.shape[1:] == (64, 64)
     assert len(held) >= 1000 and len(train) >= 3000
     assert path.stat().st_size < 300e6
+
+
+# ---------------------------------------------------------------- showing the data
+
+
+def test_audio_table_players_in_html_and_a_plain_table_for_latex():
+    clip = np.sin(np.arange(8000) / 5.0).astype(np.float32)
+    table = AudioTable(["piece", "clip", "score"], [["bwv1.6", clip, 0.4321]], 16000)
+    html = table._repr_html_()
+    assert html.count("<audio") == 1 and "data:audio/wav;base64," in html and "<td>0.432</td>" in html
+    markdown = table._repr_markdown_().splitlines()
+    assert markdown[0] == "| piece | clip | score |"
+    assert markdown[2] == "| bwv1.6 | (0.50 s: player in the HTML version) | 0.432 |"
+    with pytest.raises(ValueError, match="row 0 has 2 cells, the header has 3"):
+        AudioTable(["a", "b", "c"], [[1, 2]], 16000)
+
+
+def test_plot_mel_labels_time_and_frequency():
+    import matplotlib.pyplot as plt
+
+    cfg = MelConfig()
+    fig, ax = plt.subplots()
+    plot_mel(ax, np.zeros((cfg.n_mels, cfg.clip_frames)), cfg)
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "frequency (Hz)"
+    assert ax.get_xlim()[1] == pytest.approx(cfg.clip_frames * cfg.hop_length / cfg.sample_rate)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["100", "250", "500", "1000", "2000", "4000"]        # 8000 Hz lies above the last centre
+    ticks = ax.get_yticks()
+    assert np.all(np.diff(ticks) > 0) and ticks[3] == pytest.approx(np.interp(
+        1000.0, mel_band_centres(cfg), np.arange(cfg.n_mels)))
+    plt.close(fig)
+
+
+def mel_band_centres(cfg):
+    from musicgan.mel import mel_band_edges
+
+    return mel_band_edges(cfg.n_mels, cfg.fmin, cfg.fmax)[1:-1]
