@@ -155,6 +155,22 @@ def _filterbank_tensor(cfg: MelConfig, device: str, dtype: torch.dtype) -> torch
 
 
 @functools.lru_cache(maxsize=16)
+def _filter_blocks(cfg: MelConfig, device: str, dtype: torch.dtype, n_blocks: int = 4):
+    """The filterbank as a few dense blocks ``(bin_lo, bin_hi, weights (bins, bands))`` over consecutive bands.
+
+    Each band touches only the FFT bins under its triangle, so projecting a spectrum onto the bands
+    block by block skips most of the zeros of the full matrix (a quarter of the work for four blocks).
+    """
+    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, cfg.norm)
+    blocks = []
+    for bands in np.array_split(np.arange(cfg.n_mels), min(n_blocks, cfg.n_mels)):
+        used = np.flatnonzero(fb[bands].max(axis=0) > 0)
+        lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)
+        blocks.append((lo, hi, torch.as_tensor(fb[bands, lo:hi].T.copy(), dtype=dtype, device=device)))
+    return blocks
+
+
+@functools.lru_cache(maxsize=16)
 def _window(n_fft: int, device: str, dtype: torch.dtype) -> torch.Tensor:
     return torch.hann_window(n_fft, periodic=True, dtype=dtype, device=device)  # = scipy's hann(sym=False)
 
@@ -169,34 +185,50 @@ def _as_batch(audio) -> tuple[torch.Tensor, bool]:
     return (x[None] if x.ndim == 1 else x), x.ndim == 1
 
 
+def _frame_power(x: torch.Tensor, cfg: MelConfig) -> torch.Tensor:
+    """|rfft(window * frame)|^2 of centred, zero-padded frames: ``(batch, n_frames, n_freqs)``.
+
+    Frames along the second axis keep each frame's spectrum contiguous, so the mel projection below is one
+    large matrix product; this layout, done in small chunks of clips, is about twice as fast as torch.stft.
+    """
+    window = _window(cfg.n_fft, str(x.device), x.dtype)
+    half = cfg.n_fft // 2
+    frames = torch.nn.functional.pad(x, (half, half)).unfold(-1, cfg.n_fft, cfg.hop_length) * window
+    spec = torch.fft.rfft(frames)
+    return spec.real.square().addcmul_(spec.imag, spec.imag)
+
+
 def power_spectrogram(audio, cfg: MelConfig) -> torch.Tensor:
     """|STFT|^2 with a periodic Hann window, centred frames and zero padding: ``(batch, n_freqs, n_frames)``."""
     x, _ = _as_batch(audio)
-    window = _window(cfg.n_fft, str(x.device), x.dtype)
-    spec = torch.stft(x, cfg.n_fft, cfg.hop_length, window=window, center=True, pad_mode="constant",
-                      return_complex=True)
-    return spec.real.square() + spec.imag.square()
+    return _frame_power(x, cfg).transpose(-1, -2)
 
 
-def log_mel_spectrogram(audio, cfg: MelConfig, *, chunk: int = 256) -> torch.Tensor:
-    """Log-mel spectrogram in dB of a batch of clips, computed where the audio lives (CPU or GPU).
+def log_mel_spectrogram(audio, cfg: MelConfig, *,
+                        chunk: int = 16) -> torch.Tensor:
+    """Log-mel spectrograms in dB of a batch of clips, where the audio is.
 
-    audio: ``(batch, samples)`` or ``(samples,)``, numpy or torch, float32 or float64.
-    Returns ``(batch, n_mels, 1 + samples // hop_length)`` (no batch axis for 1-D input), same dtype, equal to
-    ``librosa.power_to_db(librosa.feature.melspectrogram(y=clip, htk=True, ...), top_db=cfg.top_db)``
-    applied to each clip separately. ``chunk`` bounds how many clips are transformed at once (memory).
+    audio: ``(batch, samples)`` or ``(samples,)``, numpy or torch, float32
+    or float64. Returns ``(batch, n_mels, 1 + samples // hop_length)`` (no
+    batch axis for 1-D input), same dtype: librosa's ``power_to_db(
+    melspectrogram(y=clip, htk=True, ...), top_db=cfg.top_db)`` of each
+    clip. Clips go ``chunk`` at a time: small chunks keep spectra cached.
     """
     x, single = _as_batch(audio)
-    fb = _filterbank_tensor(cfg, str(x.device), x.dtype)                  # (n_mels, n_freqs)
+    blocks = _filter_blocks(cfg, str(x.device), x.dtype)
     out = []
     for start in range(0, x.shape[0], chunk):
-        mel = fb @ power_spectrogram(x[start:start + chunk], cfg)            # (b, n_mels, n_frames)
-        db = 10.0 * torch.log10(torch.clamp(mel, min=cfg.amin))
-        if cfg.top_db is not None:
+        power = _frame_power(x[start:start + chunk], cfg)  # (b, t, freqs)
+        mel = torch.cat([power[..., a:b] @ w for a, b, w in blocks], -1)
+        db = torch.log10(mel.clamp_(min=cfg.amin)).mul_(10.0)  # (b, t, m)
+        if cfg.top_db is not None:         # floor below each clip's peak
             peak = db.amax(dim=(-2, -1), keepdim=True)
             db = torch.maximum(db, peak - cfg.top_db)
-        out.append(db)
-    result = torch.cat(out) if out else x.new_zeros((0, cfg.n_mels, 1 + x.shape[-1] // cfg.hop_length))
+        out.append(db.transpose(-1, -2))
+    if not out:
+        n_frames = 1 + x.shape[-1] // cfg.hop_length
+        return x.new_zeros((0, cfg.n_mels, n_frames))
+    result = torch.cat(out)
     return result[0] if single else result
 
 
