@@ -153,7 +153,7 @@ def harmonic_peak_salience(audio, sample_rate: int, *, n_harmonics: int = 6, top
     score 10 dB and more.
     """
     x = torch.as_tensor(np.atleast_2d(np.asarray(audio, dtype=np.float32)))
-    check_int(n_fft, "n_fft", low=64, high=x.shape[1])
+    n_fft = min(check_int(n_fft, "n_fft", low=64), x.shape[1])     # short clips: one window
     spec = torch.stft(x, n_fft, n_fft // 4, window=torch.hann_window(n_fft), center=False, return_complex=True)
     db = 10.0 * np.log10(spec.abs().square().mean(dim=2).numpy().astype(np.float64) + 1e-12)   # (n, n_bins)
     bin_hz = sample_rate / n_fft

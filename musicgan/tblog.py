@@ -40,8 +40,9 @@ class RunLogger:
         if cfg.progress:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", file=sys.stderr,
-                            dynamic_ncols=True, desc=trainer.cfg.model.generator)
+            # redrawn at most every 30 s into a log file, so logs stay small
+            self.bar = tqdm(total=cfg.steps, initial=trainer.step, unit="step", file=sys.stderr, dynamic_ncols=True,
+                            desc=trainer.cfg.model.generator, mininterval=0.1 if sys.stderr.isatty() else 30)
         gen = torch.Generator().manual_seed(cfg.seed + 7)        # not the training generator: logging
         self.preview_z = torch.randn(N_PREVIEW, *trainer.net_G.latent_shape, generator=gen)  # leaves it alone
         if trainer.step == 0:

@@ -221,12 +221,13 @@ def train(cfg: RunConfig, out_dir, *, resume: bool = False, log=print) -> dict:
                 trainer.save()
     finally:
         logger.close()
-    _finish(trainer, main)
-    return {"steps": trainer.step - first, "wall_s": time.perf_counter() - wall,
-            "cpu_s": time.process_time() - cpu, "world_size": trainer.world}
+    facts = {"steps": trainer.step - first, "wall_s": time.perf_counter() - wall,
+             "cpu_s": time.process_time() - cpu, "world_size": trainer.world}
+    _finish(trainer, main, facts)
+    return facts
 
 
-def _finish(trainer: Trainer, main: bool) -> None:
+def _finish(trainer: Trainer, main: bool, facts: dict) -> None:
     if trainer.world > 1:                    # the nets must be identical on every process
         total = torch.stack([p.detach().double().sum() for p in trainer.net_G.parameters()]).sum().reshape(1)
         gathered = [torch.zeros_like(total) for _ in range(trainer.world)]
@@ -239,6 +240,9 @@ def _finish(trainer: Trainer, main: bool) -> None:
             trainer.save()
         export_generator(trainer.out_dir, trainer.cfg, trainer.ema_G.state_dict(), trainer.shape, trainer.step)
         _write_final_samples(trainer)
+        sessions = trainer.out_dir / "sessions.jsonl"         # one line per session: steps, wall and CPU time
+        with sessions.open("a") as f:
+            f.write(json.dumps({**facts, "last_step": trainer.step}) + "\n")
 
 
 def _write_final_samples(trainer: Trainer) -> None:

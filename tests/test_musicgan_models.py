@@ -84,7 +84,7 @@ def test_penalties_match_closed_forms_for_a_linear_critic():
 def test_lazy_r1_is_applied_every_k_steps_and_scaled():
     net_D, gen = Linear(64), torch.Generator().manual_seed(1)
     real, fake = torch.randn(4, 1, 8, 8, generator=gen), torch.randn(4, 1, 8, 8, generator=gen)
-    cfg = LossConfig(r1_gamma=1.0, r1_every=4)
+    cfg = LossConfig(r1_gamma=1.0, r1_every=4, pack=1)
     with_r1, s0 = discriminator_loss(net_D, real, fake, cfg, d_step=8, rng=gen)
     without, s1 = discriminator_loss(net_D, real, fake, cfg, d_step=9, rng=gen)
     assert "penalty/r1" in s0 and "penalty/r1" not in s1
@@ -96,8 +96,8 @@ def test_penalty_helpers_and_generator_losses():
     assert r1_penalty_value(grad, 2) == pytest.approx((25 + 1) / 2)
     assert gradient_penalty_value(grad) == pytest.approx((16 + 0) / 2)
     net_D, fake = Linear(64), torch.zeros(2, 1, 8, 8)
-    ns, _ = generator_loss(net_D, fake, LossConfig(kind="ns_r1"))
-    w, _ = generator_loss(net_D, fake, LossConfig(kind="wgan_gp"))
+    ns, _ = generator_loss(net_D, fake, LossConfig(kind="ns_r1", pack=1))
+    w, _ = generator_loss(net_D, fake, LossConfig(kind="wgan_gp", pack=1))
     assert ns.item() == pytest.approx(F.softplus(torch.tensor(-0.3)).item())   # -log sigmoid(b)
     assert w.item() == pytest.approx(-0.3)
 
