@@ -13,39 +13,23 @@ __all__ = ["add_arguments", "run", "spectrogram_figure", "clips_to_audio", "writ
 
 
 def spectrogram_figure(mels_db, mel_cfg, titles=None, columns: int = 4, dynamic_range_db: float = 80.0):
-    """A grid of log-mel spectrograms ``(n, n_mels, n_frames)`` in dB; time in s, frequency ticks in Hz.
-
-    The bands are drawn equally spaced, as the mel scale spaces them, and labelled with their frequency.
-    """
+    """A grid of log-mel spectrograms ``(n, n_mels, n_frames)`` in dB (drawn by ``display.plot_mel``)."""
     import matplotlib.pyplot as plt
 
-    from musicgan.mel import hz_to_mel, mel_band_edges
+    from musicgan.display import plot_mel
 
     mels_db = np.asarray(mels_db)
     rows = -(-len(mels_db) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 1.9 * rows), squeeze=False,
                              sharex=True, sharey=True)
-    seconds = mels_db.shape[-1] * mel_cfg.hop_length / mel_cfg.sample_rate
-    edges = mel_band_edges(mel_cfg.n_mels, mel_cfg.fmin, mel_cfg.fmax)
-    ticks_hz = [f for f in (100, 300, 1000, 3000, 8000) if mel_cfg.fmin <= f <= mel_cfg.fmax]
-    # band index of each tick frequency: mel is linear in the band index
-    span = hz_to_mel(edges[-2]) - hz_to_mel(edges[1])
-    ticks = [(hz_to_mel(f) - hz_to_mel(edges[1])) / span * (mel_cfg.n_mels - 1) for f in ticks_hz]
     top = float(mels_db.max())
     for i, ax in enumerate(axes.flat):
         if i >= len(mels_db):
             ax.set_visible(False)
             continue
-        ax.imshow(mels_db[i], origin="lower", aspect="auto", cmap="magma", vmin=top - dynamic_range_db, vmax=top,
-                  extent=(0, seconds, -0.5, mel_cfg.n_mels - 0.5), interpolation="nearest")
-        ax.set_yticks(ticks, [f"{f:g}" for f in ticks_hz])
-        ax.grid(False)
-        if titles is not None:
-            ax.set_title(titles[i])
-    for ax in axes[-1]:
-        ax.set_xlabel("time (s)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("frequency (Hz)")
+        plot_mel(ax, mels_db[i], mel_cfg, vmin=top - dynamic_range_db, vmax=top)
+        ax.set_title(titles[i] if titles is not None else "")
+        ax.label_outer()
     fig.subplots_adjust(left=0.08, right=0.99, bottom=0.25 / rows, top=0.97, wspace=0.08, hspace=0.15)
     return fig
 

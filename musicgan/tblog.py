@@ -70,7 +70,8 @@ class RunLogger:
         self.writer.add_scalar("perf/steps_per_s", (step - self.last_step) / (now - self.last_time), step)
         self.last_time, self.last_step = now, step
         if self.bar is not None:
-            self.bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in means.items() if k.startswith("loss")})
+            self.bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in means.items() if k.startswith("loss")},
+                                 refresh=False)
         self.sums, self.count = defaultdict(float), 0
 
     def _write_clips(self, tag: str, clips_norm: np.ndarray, step: int) -> None:
