@@ -23,7 +23,7 @@ from sims.seeding import as_generator
 
 __all__ = ["pooled_features", "fit_bins", "assign_bins", "two_proportion_z_test", "ndb", "band_features",
            "gaussian_stats", "frechet_distance", "nearest_neighbour_distances", "noise_baseline",
-           "harmonic_peak_salience"]
+           "harmonic_peak_salience", "midi_to_hz"]
 
 
 def _clips(x, name: str) -> np.ndarray:
@@ -141,6 +141,11 @@ def noise_baseline(train_mels_db, n: int, rng, top_db: float | None = 80.0) -> n
     return db.astype(np.float32)
 
 
+def midi_to_hz(midi):
+    """Equal-tempered frequency of a MIDI note number (A4 = 69 = 440 Hz)."""
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
+
+
 def harmonic_peak_salience(audio, sample_rate: int, *, n_harmonics: int = 6, top_notes: int = 3,
                            n_fft: int = 4096, background_hz: float = 60.0, tolerance_bins: int = 2) -> np.ndarray:
     """How far the harmonics of the clearest notes stand above the spectrum around them, in dB: ``(n,)``.
@@ -159,7 +164,7 @@ def harmonic_peak_salience(audio, sample_rate: int, *, n_harmonics: int = 6, top
     bin_hz = sample_rate / n_fft
     background = scipy.ndimage.median_filter(db, size=(1, 2 * int(background_hz / bin_hz) + 1), mode="nearest")
     height = scipy.ndimage.maximum_filter(db - background, size=(1, 2 * tolerance_bins + 1), mode="nearest")
-    f0 = 440.0 * 2.0 ** ((np.arange(36, 85) - 69) / 12.0)
+    f0 = midi_to_hz(np.arange(36, 85))
     bins = np.rint(f0[:, None] * np.arange(1, n_harmonics + 1)[None, :] / bin_hz).astype(int)  # (notes, k)
     per_note = height[:, np.minimum(bins, db.shape[1] - 1)].mean(axis=2)                      # (n, notes)
     return np.sort(per_note, axis=1)[:, -top_notes:].mean(axis=1)

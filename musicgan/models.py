@@ -103,10 +103,26 @@ def pack_clips(x: torch.Tensor, pack: int) -> torch.Tensor:
     return x.reshape(x.shape[0] // pack, pack, *x.shape[2:])
 
 
+class MinibatchStd(nn.Module):
+    """Append the mean standard deviation of the features over groups of ``group`` consecutive samples as one
+    more channel (ProGAN): a collapsed generator's samples look alike, so D can see it. The trainer passes real
+    and generated clips in separate halves of a batch whose sizes are multiples of the group."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = max(d for d in range(1, self.group + 1) if n % d == 0)
+        spread = x.view(n // g, g, c, h, w).std(dim=1, unbiased=False).mean(dim=(1, 2, 3))   # (n // g,)
+        return torch.cat([x, spread.repeat_interleave(g).view(n, 1, 1, 1).expand(n, 1, h, w)], dim=1)
+
+
 class ConvDiscriminator(nn.Module):
     """(batch, pack, n_mels, n_frames) -> logits (batch,); strided 4x4 convolutions down to 4 pixels a side."""
 
-    def __init__(self, n_mels: int, n_frames: int, channels: int = 32, pack: int = 1):
+    def __init__(self, n_mels: int, n_frames: int, channels: int = 32, pack: int = 1, minibatch_std: bool = False):
         super().__init__()
         n_down = _n_doublings(n_mels, n_frames)
         layers, width_in, width = [], pack, channels
@@ -114,6 +130,9 @@ class ConvDiscriminator(nn.Module):
             layers += [nn.Conv2d(width_in, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
             width_in, width = width, width * 2
         end = (n_mels // 2 ** n_down) * (n_frames // 2 ** n_down)
+        if minibatch_std:
+            layers.append(MinibatchStd())
+            width_in += 1
         self.features = nn.Sequential(*layers)
         self.score = nn.Sequential(nn.Flatten(), nn.Linear(width_in * end, 1))
 
@@ -148,7 +167,7 @@ def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
 def build_discriminator(model_cfg, n_mels: int, n_frames: int, pack: int = 1) -> nn.Module:
     """The discriminator named by ``model_cfg.discriminator``, judging ``pack`` clips at once."""
     if model_cfg.discriminator == "conv":
-        return ConvDiscriminator(n_mels, n_frames, model_cfg.d_channels, pack)
+        return ConvDiscriminator(n_mels, n_frames, model_cfg.d_channels, pack, model_cfg.d_minibatch_std)
     return RecurrentDiscriminator(n_mels, model_cfg.rnn_hidden, model_cfg.rnn_layers,
                                   cell=model_cfg.discriminator, pack=pack)
 

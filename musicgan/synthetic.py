@@ -10,18 +10,14 @@ import numpy as np
 
 from musicgan.dataset import Normalizer, PreparedSet
 from musicgan.mel import MelConfig, log_mel_spectrogram
+from musicgan.metrics import midi_to_hz
 from sims.checks import check_int
 from sims.seeding import as_generator
 
-__all__ = ["synthetic_mel_config", "synthetic_audio", "synthetic_prepared_set", "midi_to_hz"]
+__all__ = ["synthetic_mel_config", "synthetic_audio", "synthetic_prepared_set"]
 
 MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])       # semitones above the tonic
 HARMONICS = 6                                          # partials per note, amplitude 1/k
-
-
-def midi_to_hz(midi):
-    """Equal-tempered frequency of a MIDI note number (A4 = 69 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
 
 
 def synthetic_mel_config(size: int = 64) -> MelConfig:

@@ -106,3 +106,15 @@ def test_conv_discriminator_has_no_normalisation_layers():
     # R1 and the gradient penalty assume D scores each clip on its own, which batch norm would break
     net_D = ConvDiscriminator(64, 64, 8)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net_D.modules())
+
+
+def test_minibatch_std_sees_collapse_within_contiguous_groups():
+    from musicgan.models import MinibatchStd
+
+    x = torch.randn(8, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    x[4:] = x[4]                                          # the second group (a "fake" half) has collapsed
+    spread = MinibatchStd(group=4)(x)[:, -1, 0, 0]
+    assert torch.all(spread[4:] == 0) and torch.all(spread[:4] > 0.5)
+    assert torch.allclose(spread[:4], x[:4].std(dim=0, unbiased=False).mean().expand(4))
+    net_D = ConvDiscriminator(16, 16, 4, pack=2, minibatch_std=True)
+    assert net_D(torch.zeros(6, 2, 16, 16)).shape == (6,)   # 6 is not a multiple of 4: groups of 3
