@@ -23,7 +23,8 @@ from sims.seeding import as_generator
 
 __all__ = ["pooled_features", "fit_bins", "assign_bins", "two_proportion_z_test", "ndb", "band_features",
            "gaussian_stats", "frechet_distance", "nearest_neighbour_distances", "noise_baseline",
-           "harmonic_peak_salience", "midi_to_hz"]
+           "harmonic_peak_salience", "midi_to_hz", "note_saliences",
+           "average_spectrum_db", "NOTE_RANGE"]
 
 
 def _clips(x, name: str) -> np.ndarray:
@@ -146,25 +147,37 @@ def midi_to_hz(midi):
     return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69.0) / 12.0)
 
 
-def harmonic_peak_salience(audio, sample_rate: int, *, n_harmonics: int = 6, top_notes: int = 3,
-                           n_fft: int = 4096, background_hz: float = 60.0, tolerance_bins: int = 2) -> np.ndarray:
-    """How far the harmonics of the clearest notes stand above the spectrum around them, in dB: ``(n,)``.
+NOTE_RANGE = np.arange(36, 85)          # MIDI C2..C6, 65 Hz to 1 kHz: the chorales' voices
 
-    audio ``(n, samples)``. The power spectrum (Hann window of ``n_fft`` samples, 75 % overlap, averaged over
-    frames) is compared, in dB, with its running median over +-``background_hz``; for each equal-tempered
-    note from MIDI 36 to 84 (65 Hz to 1 kHz) the heights of its first ``n_harmonics`` partials (the highest
-    within +-``tolerance_bins`` of k f0) are averaged, and the ``top_notes`` best notes are averaged again.
-    Noise scores about 2-3 dB (the maximum over a few bins of a fluctuating spectrum); clearly pitched notes
-    score 10 dB and more.
-    """
+
+def average_spectrum_db(audio, sample_rate: int, n_fft: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies ``(n_bins,)`` in Hz, power in dB ``(n, n_bins)``) averaged over Hann frames, 75 % overlap."""
     x = torch.as_tensor(np.atleast_2d(np.asarray(audio, dtype=np.float32)))
     n_fft = min(check_int(n_fft, "n_fft", low=64), x.shape[1])     # short clips: one window
     spec = torch.stft(x, n_fft, n_fft // 4, window=torch.hann_window(n_fft), center=False, return_complex=True)
-    db = 10.0 * np.log10(spec.abs().square().mean(dim=2).numpy().astype(np.float64) + 1e-12)   # (n, n_bins)
-    bin_hz = sample_rate / n_fft
+    db = 10.0 * np.log10(spec.abs().square().mean(dim=2).numpy().astype(np.float64) + 1e-12)
+    return np.fft.rfftfreq(n_fft, 1.0 / sample_rate), db
+
+
+def note_saliences(audio, sample_rate: int, *, n_harmonics: int = 6, n_fft: int = 4096,
+                   background_hz: float = 60.0, tolerance_bins: int = 2) -> np.ndarray:
+    """For each clip and each note of ``NOTE_RANGE``: the mean height in dB of its partials k f0, k = 1..6,
+    above the running median of the spectrum over +-``background_hz`` (the highest bin within
+    +-``tolerance_bins`` of k f0 counts). Returns ``(n, len(NOTE_RANGE))``."""
+    freqs, db = average_spectrum_db(audio, sample_rate, n_fft)
+    bin_hz = freqs[1]
     background = scipy.ndimage.median_filter(db, size=(1, 2 * int(background_hz / bin_hz) + 1), mode="nearest")
     height = scipy.ndimage.maximum_filter(db - background, size=(1, 2 * tolerance_bins + 1), mode="nearest")
-    f0 = midi_to_hz(np.arange(36, 85))
-    bins = np.rint(f0[:, None] * np.arange(1, n_harmonics + 1)[None, :] / bin_hz).astype(int)  # (notes, k)
-    per_note = height[:, np.minimum(bins, db.shape[1] - 1)].mean(axis=2)                      # (n, notes)
-    return np.sort(per_note, axis=1)[:, -top_notes:].mean(axis=1)
+    partials = midi_to_hz(NOTE_RANGE)[:, None] * np.arange(1, n_harmonics + 1)[None, :]
+    bins = np.minimum(np.rint(partials / bin_hz).astype(int), db.shape[1] - 1)        # (notes, k)
+    return height[:, bins].mean(axis=2)
+
+
+def harmonic_peak_salience(audio, sample_rate: int, *, top_notes: int = 3, **kwargs) -> np.ndarray:
+    """How far the partials of the clearest notes stand above the spectrum around them, in dB: ``(n,)``.
+
+    audio ``(n, samples)``; the mean of the ``top_notes`` largest :func:`note_saliences` of each clip.
+    Noise scores about 2-3 dB (the maximum over a few bins of a fluctuating spectrum); clearly pitched
+    notes score 10 dB and more.
+    """
+    return np.sort(note_saliences(audio, sample_rate, **kwargs), axis=1)[:, -top_notes:].mean(axis=1)

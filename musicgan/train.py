@@ -227,22 +227,27 @@ def train(cfg: RunConfig, out_dir, *, resume: bool = False, log=print) -> dict:
     return facts
 
 
+def _check_processes_agree(trainer: Trainer) -> None:
+    """Under DDP the generators must be identical on every process; compare a checksum of the weights."""
+    total = torch.stack([p.detach().double().sum() for p in trainer.net_G.parameters()]).sum().reshape(1)
+    gathered = [torch.zeros_like(total) for _ in range(trainer.world)]
+    dist.all_gather(gathered, total)
+    if len({float(t) for t in gathered}) != 1:
+        raise RuntimeError(f"generator weights differ across processes: {[float(t) for t in gathered]}")
+
+
 def _finish(trainer: Trainer, main: bool, facts: dict) -> None:
-    if trainer.world > 1:                    # the nets must be identical on every process
-        total = torch.stack([p.detach().double().sum() for p in trainer.net_G.parameters()]).sum().reshape(1)
-        gathered = [torch.zeros_like(total) for _ in range(trainer.world)]
-        dist.all_gather(gathered, total)
-        if len({float(t) for t in gathered}) != 1:
-            raise RuntimeError(f"generator weights differ across processes: {[float(t) for t in gathered]}")
-    if main:
-        if latest_checkpoint(trainer.out_dir) is None or not str(latest_checkpoint(trainer.out_dir)).endswith(
-                f"{trainer.step:07d}.pt"):
-            trainer.save()
-        export_generator(trainer.out_dir, trainer.cfg, trainer.ema_G.state_dict(), trainer.shape, trainer.step)
-        _write_final_samples(trainer)
-        sessions = trainer.out_dir / "sessions.jsonl"         # one line per session: steps, wall and CPU time
-        with sessions.open("a") as f:
-            f.write(json.dumps({**facts, "last_step": trainer.step}) + "\n")
+    if trainer.world > 1:
+        _check_processes_agree(trainer)
+    if not main:
+        return
+    latest = latest_checkpoint(trainer.out_dir)
+    if latest is None or latest.name != f"ckpt-{trainer.step:07d}.pt":
+        trainer.save()
+    export_generator(trainer.out_dir, trainer.cfg, trainer.ema_G.state_dict(), trainer.shape, trainer.step)
+    _write_final_samples(trainer)
+    with (trainer.out_dir / "sessions.jsonl").open("a") as f:     # one line per session
+        f.write(json.dumps({**facts, "last_step": trainer.step}) + "\n")
 
 
 def _write_final_samples(trainer: Trainer) -> None:
