@@ -57,7 +57,7 @@ clean:
 	rm -rf $(BOOK)/_build
 
 # The music GAN's reference run (committed; the music_gan page samples from it): both generator families at
-# the `cpu` preset, one CPU core each, in parallel, then the evaluation report. About an hour on 2 cores.
+# the `cpu` preset, one CPU core each, in parallel, then the evaluation report. About 50 min on 2 cores.
 MUSIC_REF ?= reference/music_gan
 MUSIC_SET ?=
 .PHONY: music
