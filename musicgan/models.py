@@ -152,7 +152,9 @@ class RecurrentDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.flatten(1, 2).transpose(1, 2)               # (B, n_frames, pack * n_mels)
-        out, _ = self.rnn(frames)                              # (B, n_frames, 2 * hidden)
+        # cuDNN's RNN has no double backward, which R1 and the gradient penalty need
+        with torch.backends.cudnn.flags(enabled=not x.is_cuda):
+            out, _ = self.rnn(frames)                          # (B, n_frames, 2 * hidden)
         return self.score(out).mean(dim=(1, 2))               # one decision per frame, averaged (C-RNN-GAN)
 
 
