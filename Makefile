@@ -10,6 +10,8 @@ JB := $(VENV)/bin/jupyter-book
 BOOK ?= .
 # Extra jupyter-book flags; the default turns Sphinx warnings (broken references, bad glue keys) into errors.
 JB_FLAGS ?= -W -n --keep-going
+LATEXMK ?= latexmk
+PDFLATEX ?= pdflatex
 LATEX_DEBS := latexmk texlive-latex-recommended texlive-fonts-recommended texlive-latex-extra tex-gyre
 
 # Pages and tests import the repository's packages from the working tree.
@@ -38,7 +40,7 @@ html: venv
 	$(JB) build $(BOOK) $(JB_FLAGS)
 
 pdf: venv
-	@if ! command -v latexmk >/dev/null || ! command -v pdflatex >/dev/null; then \
+	@if ! command -v $(LATEXMK) >/dev/null || ! command -v $(PDFLATEX) >/dev/null; then \
 	  echo "PDF skipped: LaTeX is missing. Install it with: sudo apt-get install $(LATEX_DEBS)"; \
 	  echo "The HTML book is in $(BOOK)/_build/html/index.html"; exit 2; fi
 	$(JB) build $(BOOK) --builder pdflatex $(JB_FLAGS)
