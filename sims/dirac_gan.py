@@ -25,7 +25,7 @@ __all__ = [
 VARIANTS = theory.VARIANTS
 DEFAULTS = {"h": 0.2, "z0": (1.0, 1.0), "n_steps": 500, "clip": 1.0, "sigma": 0.7, "gamma": 0.3}
 LINEAR_REGIME = (1e-12, 1e-2)  # distances where the linearisation is accurate and rounding negligible
-GAUSS_HERMITE_NODES = 64  # the expectation over instance noise, exact to ~1e-15 for sigma <= 1, |psi| <= 2
+GAUSS_HERMITE_NODES = 64  # expectation over instance noise; the tests check it against adaptive quadrature
 
 
 def _f_prime(t):
@@ -71,6 +71,7 @@ def field(variant: str, *, sigma: float = DEFAULTS["sigma"], gamma: float = DEFA
 def instance_noise_field_mc(z, sigma, n_samples, rng) -> np.ndarray:
     """Monte Carlo estimate of the instance-noise field at z, as the paper's notebook computes it."""
     rng = as_generator(rng)
+    sigma = check_positive(sigma, "sigma")
     n_samples = check_int(n_samples, "n_samples", low=1)
     noise = rng.standard_normal((2, n_samples))
     return _noise_field(np.asarray(z, float), sigma, noise[0], noise[1], np.full(n_samples, 1.0 / n_samples))

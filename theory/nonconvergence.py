@@ -131,7 +131,8 @@ def stability_threshold(method: str, reg=gamma):
     """The largest step size below which the spectral radius is < 1 (alternating: <= 1); None if none.
 
     Derived from |lambda|^2 = det M for a complex pair (and, for optimistic GDA, from its eigenvalue with the
-    larger modulus once 4 step^2 > 1), or from the sign of the discriminant for alternating updates.
+    larger modulus once 4 step^2 > 1), or from the sign of the discriminant for alternating updates. For the
+    damped rule the eigenvalues are a complex pair only when reg < 2, so its threshold ``reg`` assumes that.
     """
     if method == "gda":
         return None  # det M = 1 + step^2 > 1 for every step > 0
