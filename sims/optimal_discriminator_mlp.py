@@ -125,7 +125,7 @@ def _empirical_values(model, real, fake, x) -> torch.Tensor:
             + fake * torch.nn.functional.logsigmoid(-logits)).sum(dim=1)
 
 
-def train_discriminators(tasks, *, steps: int = 400, lr: float = 0.05):
+def train_discriminators(tasks, *, steps: int = 400, lr: float = 0.1):
     """Train one discriminator per task by full-batch Adam on -V; return (model, training values (M,)).
 
     The learning rate decays along a cosine to zero, so the last steps settle instead of oscillating.
@@ -199,7 +199,7 @@ def value_estimates(tasks, *, n_heldout: int, rng, steps: int = 400, lr: float =
             "quadrature": quadrature, "model": model}
 
 
-def central_region(p: Density1D, q: Density1D, x, mass: float = 0.99) -> np.ndarray:
+def central_region(p: Density1D, q: Density1D, x, mass: float = 0.95) -> np.ndarray:
     """Boolean mask over the sorted grid ``x``: the central interval holding ``mass`` of m = (p + q) / 2."""
     x = check_finite(x, "x")
     if not 0 < mass < 1:
@@ -211,7 +211,7 @@ def central_region(p: Density1D, q: Density1D, x, mass: float = 0.99) -> np.ndar
     return (cumulative >= tail) & (cumulative <= 1 - tail)
 
 
-def discriminator_errors(p: Density1D, q: Density1D, x, d, mass: float = 0.99) -> dict[str, float]:
+def discriminator_errors(p: Density1D, q: Density1D, x, d, mass: float = 0.95) -> dict[str, float]:
     """How far a discriminator ``d`` (shape (N,) on grid ``x``) is from D*.
 
     Returns the largest |D - D*| over the central region holding ``mass`` of m = (p + q) / 2 (the bulk),

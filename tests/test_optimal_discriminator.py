@@ -36,7 +36,7 @@ def test_value_at_optimum_equals_minus_log4_plus_twice_js(name):
     assert -1e-12 <= js <= LOG2 + 1e-12
 
 
-@pytest.mark.parametrize("name", ["gaussian vs mixture", "overlapping uniforms"])
+@pytest.mark.parametrize("name", PAIRS)
 def test_gauss_legendre_agrees_with_quadpack(name):
     p, q = PAIRS[name]
     assert abs(value_at_optimum(p, q) - value_at_optimum(p, q, method="adaptive")) < 1e-10
@@ -157,6 +157,17 @@ def test_trained_discriminator_approaches_d_star_and_more_data_helps():
     assert np.mean([e["weighted_mean"] for e in large]) < np.mean([e["weighted_mean"] for e in small])
     # 30 samples: the fitted objective overshoots C(G) (over-fitting); 30000: close to it
     assert abs(training[2:] - value_at_optimum(p, q)).max() < 0.02
+
+
+def test_one_unit_cannot_follow_a_non_monotone_d_star_but_a_wider_net_can():
+    p, q = PAIRS["gaussian vs mixture"]  # D* rises, falls and rises again
+    tasks = [DiscriminatorTask(p, q, 10000, width, 0) for width in (1, 16)]
+    model, _ = train_discriminators(tasks, steps=400)
+    x = np.linspace(-6, 6, 1201)
+    narrow, wide = (discriminator_errors(p, q, x, d) for d in discriminator_probabilities(model, x))
+    assert narrow["bulk_max"] > 0.3
+    assert wide["bulk_max"] < 0.1
+    assert wide["weighted_mean"] < narrow["weighted_mean"] / 5
 
 
 def test_value_estimates_bound_the_criterion_from_below():
