@@ -63,9 +63,8 @@ class BatchedMLP(torch.nn.Module):
         self.weights, self.biases = torch.nn.ParameterList(), torch.nn.ParameterList()
         for d_in, d_out in zip(sizes[:-1], sizes[1:]):
             bound = 1.0 / math.sqrt(d_in)
-            draw = lambda *shape: (2 * torch.rand(*shape, generator=generator) - 1) * bound  # noqa: E731
-            self.weights.append(torch.nn.Parameter(draw(n_models, d_in, d_out)))
-            self.biases.append(torch.nn.Parameter(draw(n_models, 1, d_out)))
+            for shape, store in (((n_models, d_in, d_out), self.weights), ((n_models, 1, d_out), self.biases)):
+                store.append(torch.nn.Parameter((2 * torch.rand(*shape, generator=generator) - 1) * bound))
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         hidden = inputs
@@ -243,7 +242,8 @@ def train_gan(arms: list[Arm], config: GanConfig = GanConfig(), snapshot_steps: 
     samples, for the discriminator's updates and the generator's (whose gradient then flows through noised
     samples, as in Arjovsky & Bottou's Corollary 3.2). Returns ``steps`` (n_evals,), ``emd`` (n_evals, n_arms,
     n_replicates), final ``samples`` (n_arms, n_replicates, n_eval, 2), ``data_floor`` (EMD between two data
-    samples of size n_eval), ``d_fake`` (n_evals, n_arms, n_replicates: mean D(G(z)) without noise),
+    samples of size n_eval), ``logit_fake`` (n_evals, n_arms, n_replicates: D's mean logit on noise-free
+    generated samples; a logit, because D itself underflows once the discriminator wins),
     ``reference`` (n_eval, 2) and ``snapshots`` {step: generator state_dict}.
     """
     for arm in arms:
@@ -257,13 +257,13 @@ def train_gan(arms: list[Arm], config: GanConfig = GanConfig(), snapshot_steps: 
     nets = _make_nets(len(saturating), config, gen)
     reference = sample_wave(1, config.n_eval, gen_eval)[0].numpy()
     shape = (len(arms), config.n_replicates)
-    steps, emd, d_fake, snapshots = [], [], [], {}
+    steps, emd, logit_fake, snapshots = [], [], [], {}
     for step in range(config.n_steps + 1):
         if step % config.eval_every == 0 or step == config.n_steps:
-            distances, mean_d = _evaluate(nets[0], nets[1], reference, gen_eval)
+            distances, mean_logit = _evaluate(nets[0], nets[1], reference, gen_eval)
             steps.append(step)
             emd.append(distances.reshape(shape))
-            d_fake.append(mean_d.reshape(shape))
+            logit_fake.append(mean_logit.reshape(shape))
         if step in snapshot_steps:
             snapshots[step] = {k: v.detach().clone() for k, v in nets[0].state_dict().items()}
         if step < config.n_steps:
@@ -271,7 +271,7 @@ def train_gan(arms: list[Arm], config: GanConfig = GanConfig(), snapshot_steps: 
             _gan_step(*nets, saturating, std, config, gen)
     with torch.no_grad():
         final = nets[0](sample_latent(len(saturating), config.n_eval, gen_eval)).numpy()
-    return {"steps": np.asarray(steps), "emd": np.asarray(emd), "d_fake": np.asarray(d_fake), "reference": reference,
+    return {"steps": np.asarray(steps), "emd": np.asarray(emd), "logit_fake": np.asarray(logit_fake), "reference": reference,
             "samples": final.reshape(len(arms), config.n_replicates, config.n_eval, 2),
             "data_floor": emd_to_data(sample_wave(1, config.n_eval, gen_eval)[0].numpy(), reference),
             "snapshots": snapshots}
@@ -280,7 +280,10 @@ def train_gan(arms: list[Arm], config: GanConfig = GanConfig(), snapshot_steps: 
 def _gan_step(net_G, net_D, opt_G, opt_D, saturating, std, config: GanConfig, gen) -> None:
     """``config.d_steps`` discriminator updates, then one generator update; D always sees noised inputs."""
     n_models, batch = saturating.shape[0], config.batch_size
-    noised = lambda t: t + std * torch.randn(t.shape, generator=gen)  # noqa: E731
+
+    def noised(inputs: torch.Tensor) -> torch.Tensor:
+        return inputs + std * torch.randn(inputs.shape, generator=gen)
+
     for _ in range(config.d_steps):
         with torch.no_grad():
             fake = net_G(sample_latent(n_models, batch, gen))
@@ -296,11 +299,11 @@ def _gan_step(net_G, net_D, opt_G, opt_D, saturating, std, config: GanConfig, ge
 
 
 def _evaluate(net_G: BatchedMLP, net_D: BatchedMLP, reference: np.ndarray, gen: torch.Generator):
-    """EMD to the reference data and mean D on noise-free generated samples, per model: two (n_models,)."""
+    """EMD to the reference data and D's mean logit on noise-free generated samples, per model: two (n_models,)."""
     with torch.no_grad():
         fake = net_G(sample_latent(net_G.weights[0].shape[0], len(reference), gen))
-        mean_d = torch.sigmoid(net_D(fake)).mean(dim=(1, 2)).numpy()
-    return np.array([emd_to_data(s, reference) for s in fake.numpy()]), mean_d
+        mean_logit = net_D(fake).mean(dim=(1, 2)).numpy()
+    return np.array([emd_to_data(s, reference) for s in fake.numpy()]), mean_logit
 
 
 def stack_generators(states: list[dict], models: list[np.ndarray], config: GanConfig = GanConfig()) -> BatchedMLP:

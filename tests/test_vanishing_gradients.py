@@ -27,7 +27,7 @@ def _one_torch_thread():
 @pytest.mark.parametrize("check", [
     th.check_logit_derivatives, th.check_limits_as_d_vanishes, th.check_parameter_derivatives,
     th.check_shared_fixed_point, th.check_vanishing_bound_chain, th.check_minus_log_d_decomposition,
-    th.check_instance_noise_gradient, th.check_noised_js_derivative, th.check_point_mass_generator_gradient,
+    th.check_instance_noise_gradient, th.check_instance_noise_gradient_as_mean_shift, th.check_noised_js_derivative, th.check_point_mass_generator_gradient,
 ])
 def test_symbolic_identities_hold(check):
     assert check() is True
@@ -107,6 +107,10 @@ def test_instance_noise_gradient_form_matches_autograd_in_2d():
         kernel = lambda pts: (torch.exp(-((x - pts) ** 2).sum(-1, keepdim=True) / (2 * sigma**2))  # noqa: E731
                               * 2 * (x - pts)).mean(0)
         torch.testing.assert_close(lhs, (a * kernel(real) - b * kernel(fake_pts)).detach())
+        # the same gradient as a mean shift: D* (m_g - m_r) / sigma^2, kernel-weighted means of each cloud
+        weights = lambda pts: torch.exp(-((x - pts) ** 2).sum(-1, keepdim=True) / (2 * sigma**2))  # noqa: E731
+        mean = lambda pts: (weights(pts) * pts).sum(0) / weights(pts).sum()  # noqa: E731
+        torch.testing.assert_close(lhs, (p_r / (p_r + p_g) * (mean(fake_pts) - mean(real)) / sigma**2).detach())
 
 
 def test_point_mass_gradient_formula_matches_autograd():

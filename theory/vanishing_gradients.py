@@ -24,6 +24,7 @@ __all__ = [
     "check_minus_log_d_decomposition",
     "instance_noise_gradient_residual",
     "check_instance_noise_gradient",
+    "check_instance_noise_gradient_as_mean_shift",
     "check_noised_js_derivative",
     "check_point_mass_generator_gradient",
     "is_exactly_zero",
@@ -168,6 +169,25 @@ def check_instance_noise_gradient() -> bool:
     b_minus_a = a * pr / pg - a
     sign_ok = sp.simplify(b_minus_a - a * (pr - pg) / pg) == 0
     return is_exactly_zero(instance_noise_gradient_residual()) and sign_ok
+
+
+def check_instance_noise_gradient_as_mean_shift(n_real: int = 2, n_fake: int = 2) -> bool:
+    """Theorem 3.2 rewritten: grad_x log(1 - D*(x)) = D*(x) (m_g(x) - m_r(x)) / sigma^2.
+
+    m_r(x) (m_g(x)) is the mean of the data (model) points weighted by the noise density P_eps(x - y): the
+    generator's descent direction D* (m_r - m_g)/sigma^2 points towards nearby data and away from nearby
+    generated points. Checked for 1-D point-mass mixtures, as in ``instance_noise_gradient_residual``.
+    """
+    w = sp.symbols(f"w0:{n_real}", positive=True)
+    v = sp.symbols(f"v0:{n_fake}", positive=True)
+    r = sp.symbols(f"r0:{n_real}", real=True)
+    g = sp.symbols(f"g0:{n_fake}", real=True)
+    p_r = sum(wi * _gauss(x - ri) for wi, ri in zip(w, r))
+    p_g = sum(vj * _gauss(x - gj) for vj, gj in zip(v, g))
+    m_r = sum(wi * _gauss(x - ri) * ri for wi, ri in zip(w, r)) / p_r
+    m_g = sum(vj * _gauss(x - gj) * gj for vj, gj in zip(v, g)) / p_g
+    lhs = sp.diff(sp.log(p_g / (p_r + p_g)), x)
+    return is_exactly_zero(lhs - p_r / (p_r + p_g) * (m_g - m_r) / sigma**2)
 
 
 def check_noised_js_derivative() -> bool:
