@@ -135,6 +135,14 @@ def _gauss(u):
     return sp.exp(-u**2 / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)
 
 
+def _noised_point_masses(weight_name: str, location_name: str, n: int):
+    """n point masses with symbolic weights and locations, convolved with N(0, sigma^2): (atoms, density)."""
+    weights = sp.symbols(f"{weight_name}0:{n}", positive=True)
+    locations = sp.symbols(f"{location_name}0:{n}", real=True)
+    atoms = list(zip(weights, locations))
+    return atoms, sum(w * _gauss(x - y) for w, y in atoms)
+
+
 def instance_noise_gradient_residual(n_real: int = 2, n_fake: int = 2, *, a_scale=2) -> sp.Expr:
     """Theorem 3.2 in one dimension: grad_x log(1 - D*(x)) minus its claimed form, for point-mass mixtures.
 
@@ -143,17 +151,13 @@ def instance_noise_gradient_residual(n_real: int = 2, n_fake: int = 2, *, a_scal
     with a = 1/(a_scale sigma^2 (p_r + p_g)) and b = a p_r / p_g. The residual simplifies to 0 for the
     paper's a_scale = 2 only; the chain rule to theta multiplies both sides by the same Jacobian.
     """
-    w = sp.symbols(f"w0:{n_real}", positive=True)
-    v = sp.symbols(f"v0:{n_fake}", positive=True)
-    r = sp.symbols(f"r0:{n_real}", real=True)
-    g = sp.symbols(f"g0:{n_fake}", real=True)
-    p_r = sum(wi * _gauss(x - ri) for wi, ri in zip(w, r))
-    p_g = sum(vj * _gauss(x - gj) for vj, gj in zip(v, g))
+    real, p_r = _noised_point_masses("w", "r", n_real)
+    fake, p_g = _noised_point_masses("v", "g", n_fake)
     lhs = sp.diff(sp.log(p_g / (p_r + p_g)), x)  # 1 - D* = p_g / (p_r + p_g)
     a = 1 / (a_scale * sigma**2 * (p_r + p_g))
     b = a * p_r / p_g
-    pull = sum(wi * _gauss(x - ri) * sp.diff((x - ri) ** 2, x) for wi, ri in zip(w, r))
-    push = sum(vj * _gauss(x - gj) * sp.diff((x - gj) ** 2, x) for vj, gj in zip(v, g))
+    pull = sum(w * _gauss(x - y) * sp.diff((x - y) ** 2, x) for w, y in real)
+    push = sum(w * _gauss(x - y) * sp.diff((x - y) ** 2, x) for w, y in fake)
     return lhs - (a * pull - b * push)
 
 
@@ -178,14 +182,10 @@ def check_instance_noise_gradient_as_mean_shift(n_real: int = 2, n_fake: int = 2
     generator's descent direction D* (m_r - m_g)/sigma^2 points towards nearby data and away from nearby
     generated points. Checked for 1-D point-mass mixtures, as in ``instance_noise_gradient_residual``.
     """
-    w = sp.symbols(f"w0:{n_real}", positive=True)
-    v = sp.symbols(f"v0:{n_fake}", positive=True)
-    r = sp.symbols(f"r0:{n_real}", real=True)
-    g = sp.symbols(f"g0:{n_fake}", real=True)
-    p_r = sum(wi * _gauss(x - ri) for wi, ri in zip(w, r))
-    p_g = sum(vj * _gauss(x - gj) for vj, gj in zip(v, g))
-    m_r = sum(wi * _gauss(x - ri) * ri for wi, ri in zip(w, r)) / p_r
-    m_g = sum(vj * _gauss(x - gj) * gj for vj, gj in zip(v, g)) / p_g
+    real, p_r = _noised_point_masses("w", "r", n_real)
+    fake, p_g = _noised_point_masses("v", "g", n_fake)
+    m_r = sum(w * _gauss(x - y) * y for w, y in real) / p_r
+    m_g = sum(w * _gauss(x - y) * y for w, y in fake) / p_g
     lhs = sp.diff(sp.log(p_g / (p_r + p_g)), x)
     return is_exactly_zero(lhs - p_r / (p_r + p_g) * (m_g - m_r) / sigma**2)
 
