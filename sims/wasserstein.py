@@ -78,14 +78,15 @@ def monotone_plan(a, b) -> np.ndarray:
     """
     a = check_probabilities(a, "a")
     b = check_probabilities(b, "b")
-    plan, left_a, left_b = np.zeros((len(a), len(b))), a.copy(), b.copy()
+    plan = np.zeros((len(a), len(b)))
+    left_a, left_b = a.copy(), b.copy()  # mass still to ship / receive
     i = j = 0
     while i < len(a) and j < len(b):
         mass = min(left_a[i], left_b[j])
         plan[i, j] += mass
         left_a[i] -= mass
         left_b[j] -= mass
-        # step past whichever side is used up (to rounding); both at a tie
+        # step past the side that is used up (to rounding); both if tied
         done_i, done_j = left_a[i] <= 1e-15, left_b[j] <= 1e-15
         i, j = i + done_i, j + done_j
     return plan

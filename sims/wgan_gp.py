@@ -97,12 +97,12 @@ def make_mlp(in_dim: int, hidden: int, out_dim: int, generator: torch.Generator)
 
 
 def gradient_penalty(critic, real, fake, alpha) -> torch.Tensor:
-    """mean((|grad f(x_hat)| - 1)^2), x_hat = alpha real + (1 - alpha) fake.
+    """mean((|grad f(x_hat)| - 1)^2) at x_hat = a real + (1 - a) fake.
 
-    real, fake: (B, 2); alpha: (B, 1), uniform on [0, 1].
+    real, fake: (B, 2); alpha (a): (B, 1), uniform on [0, 1].
     """
     x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    # create_graph: the penalty itself is differentiated in the critic step
+    # create_graph: the critic step differentiates the penalty itself
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat,
                                   create_graph=True)  # (B, 2)
     return ((grad.norm(dim=1) - 1) ** 2).mean()
