@@ -1,0 +1,178 @@
+"""Generators and discriminators over normalised log-mel clips of shape (batch, 1, n_mels, n_frames) in [-1, 1].
+
+Two generator families:
+
+- ``ConvGenerator`` keeps the clip 2-D: z -> dense -> (C, 4, 4) -> transposed convolutions that double
+  height and width -> tanh, as in DCGAN (Radford et al.) and SpecGAN (Donahue et al.).
+- ``RecurrentGenerator`` treats the clip as a sequence of mel frames, as C-RNN-GAN (Mogren) treats music:
+  an LSTM or GRU reads one random vector per frame and emits one mel frame per step.
+
+Discriminators: ``ConvDiscriminator`` (strided convolutions, no normalisation layers so that R1 and the
+gradient penalty act on a per-sample function) and ``RecurrentDiscriminator`` (bidirectional LSTM/GRU
+over frames, C-RNN-GAN's choice). Both accept PacGAN packing: ``pack`` clips stacked as channels.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from sims.checks import check_choice, check_int
+
+__all__ = ["ConvGenerator", "RecurrentGenerator", "ConvDiscriminator", "RecurrentDiscriminator",
+           "build_generator", "build_discriminator", "count_parameters", "pack_clips"]
+
+
+def _n_doublings(n_mels: int, n_frames: int) -> int:
+    """Number of stride-2 stages between a 4-pixel side and the clip's shorter side."""
+    check_int(n_mels, "n_mels", low=8)
+    check_int(n_frames, "n_frames", low=8)
+    n_up = int(round(math.log2(min(n_mels, n_frames) / 4)))
+    for name, size in (("n_mels", n_mels), ("n_frames", n_frames)):
+        if size % (2 ** n_up) or size // 2 ** n_up < 4:
+            raise ValueError(f"{name} must be a multiple of {2 ** n_up} for the convolutional nets, got {size}")
+    return n_up
+
+
+class PixelNorm(nn.Module):
+    """Scale each pixel's feature vector to unit RMS (ProGAN). Unlike batch norm it keeps no running
+    statistics, so the moving average of G's weights samples exactly like G does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class ConvGenerator(nn.Module):
+    """z (batch, latent_dim) -> clip (batch, 1, n_mels, n_frames), DCGAN-style transposed convolutions."""
+
+    def __init__(self, latent_dim: int, n_mels: int, n_frames: int, channels: int = 32):
+        super().__init__()
+        n_up = _n_doublings(n_mels, n_frames)
+        self.latent_shape = (latent_dim,)
+        self.start = (n_mels // 2 ** n_up, n_frames // 2 ** n_up)
+        width = channels * 2 ** (n_up - 1)                     # widest at 4x4, halving as the clip grows
+        self.project = nn.Sequential(nn.Linear(latent_dim, width * self.start[0] * self.start[1]),
+                                     nn.Unflatten(1, (width, *self.start)), nn.LeakyReLU(0.2), PixelNorm())
+        layers = []
+        for _ in range(n_up - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, stride=2, padding=1),
+                       nn.LeakyReLU(0.2), PixelNorm()]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1), nn.Tanh()]
+        self.upsample = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.project(z))                 # (B, 1, n_mels, n_frames)
+
+
+class RecurrentGenerator(nn.Module):
+    """z (batch, n_frames, latent_dim) -> clip (batch, 1, n_mels, n_frames), one mel frame per step.
+
+    Each step reads its own random vector, as in C-RNN-GAN; the first frame's vector also sets the
+    initial state, so that a clip-level choice (key, chord) is available from the first step.
+    """
+
+    def __init__(self, latent_dim: int, n_mels: int, n_frames: int, hidden: int = 256, layers: int = 2,
+                 cell: str = "lstm"):
+        super().__init__()
+        check_choice(cell, "cell", ("lstm", "gru"))
+        self.latent_shape = (n_frames, latent_dim)
+        self.cell, self.layers, self.hidden = cell, layers, hidden
+        n_states = 2 if cell == "lstm" else 1                  # LSTM carries (h, c), GRU only h
+        self.initial_state = nn.Linear(latent_dim, n_states * layers * hidden)
+        rnn = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn(latent_dim, hidden, num_layers=layers, batch_first=True)
+        self.to_frame = nn.Linear(hidden, n_mels)
+
+    def _state(self, z0: torch.Tensor):
+        states = torch.tanh(self.initial_state(z0))            # (B, n_states * layers * hidden)
+        states = states.view(z0.shape[0], -1, self.layers, self.hidden).permute(1, 2, 0, 3).contiguous()
+        return (states[0], states[1]) if self.cell == "lstm" else states[0]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        frames, _ = self.rnn(z, self._state(z[:, 0]))          # (B, n_frames, hidden)
+        mel = torch.tanh(self.to_frame(frames))                # (B, n_frames, n_mels)
+        return mel.transpose(1, 2).unsqueeze(1)                # (B, 1, n_mels, n_frames)
+
+
+def pack_clips(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """PacGAN: (batch, 1, n_mels, n_frames) -> (batch // pack, pack, n_mels, n_frames)."""
+    if x.shape[0] % pack:
+        raise ValueError(f"batch size {x.shape[0]} is not a multiple of pack={pack}")
+    return x.reshape(x.shape[0] // pack, pack, *x.shape[2:])
+
+
+class MinibatchStd(nn.Module):
+    """Append the mean standard deviation of the features over groups of ``group`` consecutive samples as one
+    more channel (ProGAN): a collapsed generator's samples look alike, so D can see it. The trainer passes real
+    and generated clips in separate halves of a batch whose sizes are multiples of the group."""
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = max(d for d in range(1, self.group + 1) if n % d == 0)
+        spread = x.view(n // g, g, c, h, w).std(dim=1, unbiased=False).mean(dim=(1, 2, 3))   # (n // g,)
+        return torch.cat([x, spread.repeat_interleave(g).view(n, 1, 1, 1).expand(n, 1, h, w)], dim=1)
+
+
+class ConvDiscriminator(nn.Module):
+    """(batch, pack, n_mels, n_frames) -> logits (batch,); strided 4x4 convolutions down to 4 pixels a side."""
+
+    def __init__(self, n_mels: int, n_frames: int, channels: int = 32, pack: int = 1, minibatch_std: bool = False):
+        super().__init__()
+        n_down = _n_doublings(n_mels, n_frames)
+        layers, width_in, width = [], pack, channels
+        for _ in range(n_down):
+            layers += [nn.Conv2d(width_in, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            width_in, width = width, width * 2
+        end = (n_mels // 2 ** n_down) * (n_frames // 2 ** n_down)
+        if minibatch_std:
+            layers.append(MinibatchStd())
+            width_in += 1
+        self.features = nn.Sequential(*layers)
+        self.score = nn.Sequential(nn.Flatten(), nn.Linear(width_in * end, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(self.features(x)).squeeze(1)
+
+
+class RecurrentDiscriminator(nn.Module):
+    """(batch, pack, n_mels, n_frames) -> logits (batch,): a bidirectional RNN over frames, scores averaged."""
+
+    def __init__(self, n_mels: int, hidden: int = 256, layers: int = 2, cell: str = "lstm", pack: int = 1):
+        super().__init__()
+        check_choice(cell, "cell", ("lstm", "gru"))
+        rnn = nn.LSTM if cell == "lstm" else nn.GRU
+        self.rnn = rnn(pack * n_mels, hidden, num_layers=layers, batch_first=True, bidirectional=True)
+        self.score = nn.Linear(2 * hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        frames = x.flatten(1, 2).transpose(1, 2)               # (B, n_frames, pack * n_mels)
+        # cuDNN's RNN has no double backward, which R1 and the gradient penalty need
+        with torch.backends.cudnn.flags(enabled=not x.is_cuda):
+            out, _ = self.rnn(frames)                          # (B, n_frames, 2 * hidden)
+        return self.score(out).mean(dim=(1, 2))               # one decision per frame, averaged (C-RNN-GAN)
+
+
+def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
+    """The generator named by ``model_cfg.generator`` for clips of shape (n_mels, n_frames)."""
+    if model_cfg.generator == "conv":
+        return ConvGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels)
+    return RecurrentGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.rnn_hidden,
+                              model_cfg.rnn_layers, cell=model_cfg.generator)
+
+
+def build_discriminator(model_cfg, n_mels: int, n_frames: int, pack: int = 1) -> nn.Module:
+    """The discriminator named by ``model_cfg.discriminator``, judging ``pack`` clips at once."""
+    if model_cfg.discriminator == "conv":
+        return ConvDiscriminator(n_mels, n_frames, model_cfg.d_channels, pack, model_cfg.d_minibatch_std)
+    return RecurrentDiscriminator(n_mels, model_cfg.rnn_hidden, model_cfg.rnn_layers,
+                                  cell=model_cfg.discriminator, pack=pack)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
