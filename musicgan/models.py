@@ -139,6 +139,10 @@ class ConvDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.score(self.features(x)).squeeze(1)
 
+    def feature_vector(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer, flattened: (batch, pack, n_mels, n_frames) -> (batch, d)."""
+        return self.features(x).flatten(1)
+
 
 class RecurrentDiscriminator(nn.Module):
     """(batch, pack, n_mels, n_frames) -> logits (batch,): a bidirectional RNN over frames, scores averaged."""
@@ -151,11 +155,18 @@ class RecurrentDiscriminator(nn.Module):
         self.score = nn.Linear(2 * hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(self._frames(x)).mean(dim=(1, 2))   # one decision per frame, averaged (C-RNN-GAN)
+
+    def _frames(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.flatten(1, 2).transpose(1, 2)               # (B, n_frames, pack * n_mels)
         # cuDNN's RNN has no double backward, which R1 and the gradient penalty need
         with torch.backends.cudnn.flags(enabled=not x.is_cuda):
             out, _ = self.rnn(frames)                          # (B, n_frames, 2 * hidden)
-        return self.score(out).mean(dim=(1, 2))               # one decision per frame, averaged (C-RNN-GAN)
+        return out
+
+    def feature_vector(self, x: torch.Tensor) -> torch.Tensor:
+        """The RNN's outputs averaged over frames: (batch, pack, n_mels, n_frames) -> (batch, 2 * hidden)."""
+        return self._frames(x).mean(dim=1)
 
 
 def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
