@@ -61,6 +61,7 @@ class ModelConfig:
     d_channels: int = 16              # conv D: channels of the first layer (doubling with depth)
     rnn_hidden: int = 128             # recurrent G and D: hidden units per layer
     rnn_layers: int = 2
+    rnn_clip_code: bool = False       # recurrent G: every step also reads the first frame's vector (a clip code)
     d_minibatch_std: bool = False     # conv D: append the minibatch standard deviation (ProGAN) before scoring
 
     def __post_init__(self):

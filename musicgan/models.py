@@ -74,15 +74,15 @@ class RecurrentGenerator(nn.Module):
     """
 
     def __init__(self, latent_dim: int, n_mels: int, n_frames: int, hidden: int = 256, layers: int = 2,
-                 cell: str = "lstm"):
+                 cell: str = "lstm", clip_code: bool = False):
         super().__init__()
         check_choice(cell, "cell", ("lstm", "gru"))
         self.latent_shape = (n_frames, latent_dim)
-        self.cell, self.layers, self.hidden = cell, layers, hidden
+        self.cell, self.layers, self.hidden, self.clip_code = cell, layers, hidden, clip_code
         n_states = 2 if cell == "lstm" else 1                  # LSTM carries (h, c), GRU only h
         self.initial_state = nn.Linear(latent_dim, n_states * layers * hidden)
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = rnn(latent_dim, hidden, num_layers=layers, batch_first=True)
+        self.rnn = rnn(latent_dim * (2 if clip_code else 1), hidden, num_layers=layers, batch_first=True)
         self.to_frame = nn.Linear(hidden, n_mels)
 
     def _state(self, z0: torch.Tensor):
@@ -91,7 +91,8 @@ class RecurrentGenerator(nn.Module):
         return (states[0], states[1]) if self.cell == "lstm" else states[0]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        frames, _ = self.rnn(z, self._state(z[:, 0]))          # (B, n_frames, hidden)
+        steps = torch.cat([z, z[:, :1].expand_as(z)], dim=2) if self.clip_code else z
+        frames, _ = self.rnn(steps, self._state(z[:, 0]))      # (B, n_frames, hidden)
         mel = torch.tanh(self.to_frame(frames))                # (B, n_frames, n_mels)
         return mel.transpose(1, 2).unsqueeze(1)                # (B, 1, n_mels, n_frames)
 
@@ -174,7 +175,7 @@ def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
     if model_cfg.generator == "conv":
         return ConvGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels)
     return RecurrentGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.rnn_hidden,
-                              model_cfg.rnn_layers, cell=model_cfg.generator)
+                              model_cfg.rnn_layers, cell=model_cfg.generator, clip_code=model_cfg.rnn_clip_code)
 
 
 def build_discriminator(model_cfg, n_mels: int, n_frames: int, pack: int = 1) -> nn.Module:

@@ -94,3 +94,19 @@ def test_a_regularised_run_logs_its_terms_and_resumes_exactly(tmp_path):
     assert {"G/mode_seeking_ratio", "G/feature_matching", "diversity/fake", "diversity/real"} <= tags
     ratio = read_scalars(tmp_path / "whole")["G/mode_seeking_ratio"][1]
     assert np.all(np.isfinite(ratio)) and np.all(ratio > 0)
+
+
+def test_clip_code_feeds_the_first_vector_to_every_step_and_stays_causal():
+    from musicgan.models import RecurrentGenerator
+
+    plain = RecurrentGenerator(4, 16, 16, hidden=8, layers=1)
+    coded = RecurrentGenerator(4, 16, 16, hidden=8, layers=1, clip_code=True)
+    assert coded.rnn.input_size == 2 * plain.rnn.input_size and coded.latent_shape == plain.latent_shape
+    z = _randn(2, 16, 4)
+    later = z.clone()
+    later[:, 10:] += 1.0
+    with torch.no_grad():
+        assert torch.equal(coded(z)[..., :10], coded(later)[..., :10])    # still causal in the per-step noise
+        steps = torch.cat([z, z[:, :1].expand_as(z)], dim=2)             # what each step reads
+        frames, _ = coded.rnn(steps, coded._state(z[:, 0]))
+        assert torch.allclose(coded(z), torch.tanh(coded.to_frame(frames)).transpose(1, 2).unsqueeze(1))
