@@ -12,7 +12,8 @@ Optional generator terms against collapse (off by default; ``generator_regularis
 
 - ``mode_seeking`` (MSGAN, Mao et al. 2019): lambda / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps) over
   the two halves of the batch. It grows without bound as two latent draws give the same clip, so the
-  generator is pushed to turn different noise into different clips.
+  generator is pushed to turn different noise into different clips. ``mode_seeking_pool`` measures the
+  clip distance after average pooling (our variant; 1 is MSGAN's pixel distance).
 - ``feature_matching`` (Salimans et al. 2016, used by C-RNN-GAN): lambda * mean_j (E f_j(x) - E f_j(G(z)))^2
   over the features f of D's last hidden layer, which asks the batch of clips to match the real batch's
   average features rather than to fool D one clip at a time.
@@ -95,14 +96,19 @@ def generator_loss(net_D, fake, loss_cfg):
     return loss, {"loss/G": loss.detach()}
 
 
-def mode_seeking_value(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+def mode_seeking_value(fake: torch.Tensor, z: torch.Tensor, pool: int = 1,
+                       eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
     """MSGAN's term 1 / (ratio + eps) and the ratio mean |G(z1) - G(z2)| / mean |z1 - z2| itself.
 
-    ``fake`` (batch, ...) = G(z) for ``z`` (batch, ...); the pairs are the first and second halves of the batch.
+    ``fake`` (batch, 1, n_mels, n_frames) = G(z) for ``z`` (batch, ...); the pairs are the first and second
+    halves of the batch. With ``pool > 1`` the clips are first averaged over ``pool x pool`` cells, so that
+    differences in fine detail (frame-to-frame flicker) do not count as diversity.
     """
     half = fake.shape[0] // 2
     if half == 0:
         raise ValueError(f"mode seeking needs a batch of at least 2 clips, got {fake.shape[0]}")
+    if pool > 1:
+        fake = F.avg_pool2d(fake, pool)
     ratio = ((fake[:half] - fake[half:2 * half]).abs().mean()
              / (z[:half] - z[half:2 * half]).abs().mean())
     return 1.0 / (ratio + eps), ratio
@@ -120,7 +126,7 @@ def generator_regularisers(net_D, fake, z, real, loss_cfg) -> tuple[torch.Tensor
     """
     total, stats = fake.new_zeros(()), {}
     if loss_cfg.mode_seeking > 0:
-        term, ratio = mode_seeking_value(fake, z)
+        term, ratio = mode_seeking_value(fake, z, loss_cfg.mode_seeking_pool)
         total = total + loss_cfg.mode_seeking * term
         stats["G/mode_seeking_ratio"] = ratio.detach()
     if loss_cfg.feature_matching > 0:

@@ -110,3 +110,15 @@ def test_clip_code_feeds_the_first_vector_to_every_step_and_stays_causal():
         steps = torch.cat([z, z[:, :1].expand_as(z)], dim=2)             # what each step reads
         frames, _ = coded.rnn(steps, coded._state(z[:, 0]))
         assert torch.allclose(coded(z), torch.tanh(coded.to_frame(frames)).transpose(1, 2).unsqueeze(1))
+
+
+def test_pooled_mode_seeking_ignores_flicker_finer_than_the_pool():
+    z = _randn(4, 3)
+    base = _randn(2, 1, 8, 8).repeat(2, 1, 1, 1)                 # both halves the same clips...
+    flicker = torch.tensor([1.0, -1.0]).repeat(4)                  # ...but one half alternates frame by frame
+    fake = base.clone()
+    fake[2:] += 0.5 * flicker
+    assert mode_seeking_value(fake, z)[1] > 0.4                    # pixel distance: counted as diversity
+    assert mode_seeking_value(fake, z, pool=2)[1] < 1e-6           # pooled over 2 frames: no diversity
+    with pytest.raises(ValueError, match="loss.mode_seeking_pool must lie in"):
+        apply_overrides(preset("cpu"), ["loss.mode_seeking_pool=0"])
