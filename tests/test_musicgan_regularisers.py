@@ -122,3 +122,25 @@ def test_pooled_mode_seeking_ignores_flicker_finer_than_the_pool():
     assert mode_seeking_value(fake, z, pool=2)[1] < 1e-6           # pooled over 2 frames: no diversity
     with pytest.raises(ValueError, match="loss.mode_seeking_pool must lie in"):
         apply_overrides(preset("cpu"), ["loss.mode_seeking_pool=0"])
+
+
+class _FirstVectorOnly(torch.nn.Module):
+    """A toy 'recurrent generator' whose clips depend on the first frame's vector alone."""
+    latent_shape = (8, 3)
+
+    def forward(self, z):
+        return z[:, :1, :1].expand(-1, 8, 8).unsqueeze(1)
+
+
+def test_latent_sensitivity_finds_a_generator_that_ignores_its_per_step_noise():
+    from musicgan.diagnose import latent_sensitivity
+
+    result = latent_sensitivity(_FirstVectorOnly(), n=50, seed=0)
+    assert result["per_step"] == pytest.approx(0, abs=1e-6)      # same first vector: identical clips
+    assert result["first"] == pytest.approx(result["all"]) and result["all"] > 0
+    from musicgan.models import ConvGenerator, RecurrentGenerator
+
+    net_G = RecurrentGenerator(4, 16, 16, hidden=8, layers=1)
+    assert set(latent_sensitivity(net_G, n=20)) == {"all", "first", "per_step"}
+    with pytest.raises(ValueError, match="one vector per frame"):
+        latent_sensitivity(ConvGenerator(4, 16, 16, 4), n=20)
