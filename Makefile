@@ -68,7 +68,7 @@ MUSIC_REF ?= reference/music_gan
 MUSIC_FAMILIES ?= conv lstm
 MUSIC_SET ?=
 MUSIC_SET_conv ?=
-MUSIC_SET_lstm ?= --set loss.mode_seeking=1 --set loss.mode_seeking_pool=4
+MUSIC_SET_lstm ?= --set loss.mode_seeking=1
 .PHONY: music
 music: venv
 	mkdir -p $(MUSIC_REF)
