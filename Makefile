@@ -10,6 +10,8 @@ JB := $(VENV)/bin/jupyter-book
 BOOK ?= .
 # Extra jupyter-book flags; the default turns Sphinx warnings (broken references, bad glue keys) into errors.
 JB_FLAGS ?= -W -n --keep-going
+LATEXMK ?= latexmk
+PDFLATEX ?= pdflatex
 LATEX_DEBS := latexmk texlive-latex-recommended texlive-fonts-recommended texlive-latex-extra tex-gyre
 
 # Pages and tests import the repository's packages from the working tree.
@@ -28,17 +30,18 @@ $(VENV)/.installed: requirements.txt
 book: html pdf
 
 # The execution cache is keyed on each page's code cells only; when the packages the pages import change,
-# outputs could be stale, so a hash of those sources decides whether the cache is still valid.
+# outputs could be stale, so a hash of those sources decides whether the cache is still valid. Sphinx's
+# environment (.doctrees) goes too, or it would keep serving the old outputs of unchanged pages.
 html: venv
 	@mkdir -p $(BOOK)/_build
 	@src=$$(find theory sims musicgan -name '*.py' -print0 | sort -z | xargs -0 cat | cat - requirements.txt | sha256sum | cut -c1-16); \
 	 if [ "$$(cat $(BOOK)/_build/.sources.sha 2>/dev/null)" != "$$src" ]; then \
 	   [ -d $(BOOK)/_build/.jupyter_cache ] && echo "package sources changed: clearing the execution cache" || true; \
-	   rm -rf $(BOOK)/_build/.jupyter_cache; echo "$$src" > $(BOOK)/_build/.sources.sha; fi
+	   rm -rf $(BOOK)/_build/.jupyter_cache $(BOOK)/_build/.doctrees; echo "$$src" > $(BOOK)/_build/.sources.sha; fi
 	$(JB) build $(BOOK) $(JB_FLAGS)
 
 pdf: venv
-	@if ! command -v latexmk >/dev/null || ! command -v pdflatex >/dev/null; then \
+	@if ! command -v $(LATEXMK) >/dev/null || ! command -v $(PDFLATEX) >/dev/null; then \
 	  echo "PDF skipped: LaTeX is missing. Install it with: sudo apt-get install $(LATEX_DEBS)"; \
 	  echo "The HTML book is in $(BOOK)/_build/html/index.html"; exit 2; fi
 	$(JB) build $(BOOK) --builder pdflatex $(JB_FLAGS)
@@ -51,7 +54,7 @@ bench: venv
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean-cache:
-	rm -rf $(BOOK)/_build/.jupyter_cache $(BOOK)/_build/.sources.sha
+	rm -rf $(BOOK)/_build/.jupyter_cache $(BOOK)/_build/.doctrees $(BOOK)/_build/.sources.sha
 
 clean:
 	rm -rf $(BOOK)/_build

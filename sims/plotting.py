@@ -52,7 +52,8 @@ def glue_numbers(**values) -> None:
     from myst_nb import glue
 
     for name, value in values.items():
-        glue(name, value, display=False)
+        # numpy scalars would render as "np.float64(...)" in the prose
+        glue(name, value.item() if hasattr(value, "item") else value, display=False)
 
 
 def _cell(value, fmt: str) -> str:

@@ -115,13 +115,38 @@ def test_math_check_fails_without_the_local_mathjax(good_book, tmp_path):
 
 def test_built_book_pages_typeset_math(tmp_path):
     """The real book (after `make book`): a chapter with equations is typeset from file:// offline."""
-    page = ROOT / "_build" / "html" / "book" / "optimal_discriminator.html"
-    if not page.exists():
-        if os.environ.get("REQUIRE_BUILT_BOOK") == "1":
-            pytest.fail(f"{page} is missing: run `make book` before `make test`")
-        pytest.skip("the book has not been built yet (make book)")
+    page = built_file("_build/html/book/optimal_discriminator.html")
     assert typeset_equations(page, tmp_path) >= 3
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / "optimal_discriminator.png"
     run_chromium(page.as_uri(), f"--screenshot={shot}", "--window-size=1200,1600", tmp=tmp_path)
     assert shot.stat().st_size > 10_000
+
+
+def test_missing_latex_names_the_packages_and_keeps_the_html(good_book):
+    result = subprocess.run(["make", "-C", str(ROOT), "pdf", f"BOOK={good_book}", f"VENV={sys.prefix}",
+                             "LATEXMK=no-such-latexmk"], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "apt-get install latexmk texlive-latex-recommended texlive-fonts-recommended" in result.stdout
+    assert (good_book / "_build" / "html" / "page.html").exists()
+
+
+def built_file(relative: str) -> Path:
+    path = ROOT / relative
+    if not path.exists():
+        if os.environ.get("REQUIRE_BUILT_BOOK") == "1":
+            pytest.fail(f"{path} is missing: run `make book` before `make test`")
+        pytest.skip(f"{relative} not built yet (make book)")
+    return path
+
+
+def test_pdf_has_title_numbered_equations_figures_and_citations():
+    pdf = built_file("_build/latex/book.pdf")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "Generative adversarial networks" in text
+    assert "(1.1)" in text                      # chapter-numbered equations
+    assert "Fig. 1.1" in text                   # a numbered, captioned figure
+    assert "Goodfellow" in text and "Bibliography" in text

@@ -95,3 +95,15 @@ def test_markdown_table_shapes_and_caption():
     assert "| 1.00 | 0.12 |" in md.data and ":name: tbl-x" in md.data
     with pytest.raises(ValueError, match="row 0 has 1 cells, the header has 2"):
         markdown_table(["a", "b"], [[1]])
+
+
+def test_glue_numbers_unwraps_numpy_scalars(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: glued.setdefault(name, value))
+    from sims.plotting import glue_numbers
+
+    glue_numbers(err=np.float64(0.25), n=np.int64(3), label="x")
+    assert glued == {"err": 0.25, "n": 3, "label": "x"}
+    assert type(glued["err"]) is float and type(glued["n"]) is int

@@ -1,0 +1,87 @@
+"""The Dirac-GAN of Mescheder, Geiger and Nowozin (2018), linearised at its equilibrium with sympy.
+
+Setup (as in the paper and its notebook LMescheder/GAN_stability ``notebooks/diracgan``): the data are a point
+mass at 0, the generator is a point mass at theta, the discriminator is D_psi(x) = psi x, and the training
+objective is L(theta, psi) = f(psi theta) + f(0) with f(t) = -log(1 + exp(-t)). The generator descends and the
+discriminator ascends; the gradient vector field is v = (-dL/dtheta, +dL/dpsi). The unique equilibrium is
+(theta, psi) = (0, 0).
+
+Variants: ``gan`` (the saturating min-max loss above), ``nsgan`` (the generator minimises -f(-psi theta)),
+``wgan`` (f(t) = t; psi is clipped to [-c, c], which leaves the field unchanged near 0), ``instance_noise``
+(Gaussian noise of standard deviation sigma added to real and fake samples) and ``r1`` (the discriminator
+pays gamma/2 E_data |grad_x D|^2 = gamma/2 psi^2).
+"""
+from __future__ import annotations
+
+import functools
+
+import sympy as sp
+from sympy import stats
+
+__all__ = ["VARIANTS", "f_gan", "field", "jacobian_at_equilibrium", "jacobian_eigenvalues"]
+
+theta, psi = sp.symbols("theta psi", real=True)
+sigma, gamma = sp.symbols("sigma gamma", positive=True)
+eps_fake, eps_real = sp.symbols("epsilon_fake epsilon_real", real=True)
+s = sp.Symbol("s", real=True)
+
+VARIANTS = ("gan", "nsgan", "wgan", "instance_noise", "r1")
+
+
+def f_gan(arg):
+    """f(t) = -log(1 + exp(-t)), so that f(D) = log sigmoid(D)."""
+    return -sp.log(1 + sp.exp(-arg))
+
+
+def _f_prime(arg, kind="gan"):
+    linear = kind == "wgan"
+    return sp.Integer(1) if linear else sp.diff(f_gan(s), s).subs(s, arg)
+
+
+def field(variant: str):
+    """(v_theta, v_psi) as sympy expressions in theta, psi (and the noise symbols for ``instance_noise``).
+
+    For ``instance_noise`` the returned field still contains epsilon_fake and epsilon_real ~ N(0, sigma^2);
+    its expectation over them is the field the players follow.
+    """
+    if variant in ("gan", "wgan", "r1"):
+        fp = _f_prime(psi * theta, variant)
+        penalty = gamma * psi if variant == "r1" else 0  # d/dpsi of gamma/2 psi^2
+        return -psi * fp, theta * fp - penalty
+    if variant == "nsgan":  # the generator minimises -f(-psi theta) instead of f(psi theta)
+        return -psi * _f_prime(-psi * theta), theta * _f_prime(psi * theta)
+    if variant == "instance_noise":  # L = E f(psi (theta + eps_fake)) + E f(-psi eps_real)
+        fake = theta + eps_fake
+        loss = f_gan(psi * fake) + f_gan(-psi * eps_real)
+        return -sp.diff(loss, theta), sp.diff(loss, psi)
+    raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}; got {variant!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def jacobian_at_equilibrium(variant: str) -> sp.ImmutableMatrix:
+    """Jacobian of the (expected) vector field at (0, 0), a 2 x 2 sympy matrix.
+
+    For instance noise, derivative and expectation are exchanged; at (0, 0) the derivatives are polynomials
+    in the noise, whose Gaussian moments sympy.stats evaluates.
+    """
+    v_theta, v_psi = field(variant)
+    jac = sp.Matrix([v_theta, v_psi]).jacobian([theta, psi]).subs({theta: 0, psi: 0})
+    if variant == "instance_noise":
+        noise = {eps_fake: stats.Normal("e_fake", 0, sigma), eps_real: stats.Normal("e_real", 0, sigma)}
+        jac = jac.applyfunc(lambda entry: stats.E(entry.subs(noise)))
+    return sp.ImmutableMatrix(sp.simplify(jac))
+
+
+def jacobian_eigenvalues(variant: str) -> list:
+    """The eigenvalues stated in Mescheder et al. (2018), with f'(0) = 1/2 and f''(0) = -1/4 (WGAN: f' = 1)."""
+    fp0 = sp.Integer(1) if variant == "wgan" else sp.diff(f_gan(s), s).subs(s, 0)
+    fpp0 = sp.diff(f_gan(s), s, 2).subs(s, 0)
+    if variant in ("gan", "nsgan", "wgan"):
+        return [sp.I * fp0, -sp.I * fp0]
+    if variant == "instance_noise":
+        root = sp.sqrt(fpp0**2 * sigma**4 - fp0**2)
+        return [fpp0 * sigma**2 + root, fpp0 * sigma**2 - root]
+    if variant == "r1":
+        root = sp.sqrt(gamma**2 / 4 - fp0**2)
+        return [-gamma / 2 + root, -gamma / 2 - root]
+    raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}; got {variant!r}")
