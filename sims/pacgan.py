@@ -7,10 +7,10 @@ each has its own ``torch.Generator`` for its initial weights, noise and data, it
 of the summed loss, and Adam acts element by element. A group of one member is therefore the plain
 per-seed trainer, and a group of ``S`` gives the same runs as ``S`` separate calls (tested).
 
-Nets follow PacGAN's toy experiments, narrower (see ``TrainConfig``): the generator is an MLP with
-batch normalisation and ReLU; the discriminator has maxout layers and sees ``pack`` samples concatenated
-(input dimension ``2 * pack``); with ``minibatch_kernels > 0`` its last hidden layer is followed by
-minibatch discrimination.
+Nets follow PacGAN's toy experiments, narrower and trained far shorter (see ``TrainConfig``): the
+generator is an MLP with batch normalisation and ReLU; the discriminator sees ``pack`` samples side by
+side, each embedded with fixed random Fourier features, through leaky-ReLU (or maxout) layers; with
+``minibatch_kernels > 0`` its last hidden layer is followed by minibatch discrimination.
 """
 from __future__ import annotations
 
@@ -95,32 +95,42 @@ def _grouped_linear(sizes, streams, prefix, bias=True):
     return params
 
 
+def _init_generator(c: TrainConfig, streams) -> dict:
+    """Generator weights: ``g_depth`` bias-free layers (batch norm supplies the shift) and an output layer."""
+    n = len(streams)
+    sizes = [(c.latent_dim, c.g_width)] + [(c.g_width, c.g_width)] * (c.g_depth - 1)
+    params = _grouped_linear(sizes, streams, "g", bias=False)
+    for i in range(c.g_depth):
+        params[f"bn{i}.gain"] = torch.ones(n, 1, c.g_width)
+        params[f"bn{i}.shift"] = torch.zeros(n, 1, c.g_width)
+    params.update(_grouped_linear([(c.g_width, 2)], streams, "gout"))
+    return params
+
+
+def _init_discriminator(c: TrainConfig, streams) -> dict:
+    """Discriminator weights: hidden layers (x pieces for maxout), minibatch kernels T, output layer."""
+    pieces = max(c.d_pieces, 1)
+    per_sample = 2 + 2 * c.fourier_features                      # raw coordinates, sines and cosines
+    sizes = [(per_sample * c.pack, c.d_width * pieces)] + [(c.d_width, c.d_width * pieces)] * (c.d_depth - 1)
+    params = _grouped_linear(sizes, streams, "d")
+    if c.minibatch_kernels:
+        params.update(_grouped_linear([(c.d_width, c.minibatch_kernels * c.kernel_dim)], streams, "T", bias=False))
+    params.update(_grouped_linear([(c.d_width + c.minibatch_kernels, 1)], streams, "dout"))
+    return params
+
+
 def init_group(config: TrainConfig, datasets, seeds) -> Group:
     """Build ``S = len(seeds)`` members; member ``s`` learns ``datasets[s]`` (a name) from seed ``seeds[s]``."""
     if len(datasets) != len(seeds) or not seeds:
         raise ValueError(f"datasets and seeds must be non-empty and equally long, got {len(datasets)}, {len(seeds)}")
     seeds = [check_int(s, "seed", low=0) for s in seeds]
     c = config
-    check_int(c.pack, "pack", low=1)
-    n_inputs = check_int(c.batch, "batch", low=c.pack) // c.pack
+    n_inputs = check_int(c.batch, "batch", low=check_int(c.pack, "pack", low=1)) // c.pack
     if c.minibatch_kernels and n_inputs % min(c.kernel_group, n_inputs):
         raise ValueError(f"batch // pack = {n_inputs} must be a multiple of kernel_group = {c.kernel_group}")
     streams = [torch.Generator().manual_seed(s) for s in seeds]
     mixtures = [mixture(name) for name in datasets]
-    n = len(seeds)
-    g_sizes = [(c.latent_dim, c.g_width)] + [(c.g_width, c.g_width)] * (c.g_depth - 1)
-    g_params = _grouped_linear(g_sizes, streams, "g", bias=False)   # batch norm supplies the shift
-    for i in range(c.g_depth):
-        g_params[f"bn{i}.gain"] = torch.ones(n, 1, c.g_width)
-        g_params[f"bn{i}.shift"] = torch.zeros(n, 1, c.g_width)
-    g_params.update(_grouped_linear([(c.g_width, 2)], streams, "gout"))
-    pieces = max(c.d_pieces, 1)
-    d_sizes = [((2 + 2 * c.fourier_features) * c.pack, c.d_width * pieces)] + [(c.d_width, c.d_width * pieces)] * (c.d_depth - 1)
-    d_params = _grouped_linear(d_sizes, streams, "d")
-    if c.minibatch_kernels:
-        d_params.update(_grouped_linear([(c.d_width, c.minibatch_kernels * c.kernel_dim)], streams, "T",
-                                        bias=False))
-    d_params.update(_grouped_linear([(c.d_width + c.minibatch_kernels, 1)], streams, "dout"))
+    g_params, d_params = _init_generator(c, streams), _init_discriminator(c, streams)
     for p in [*g_params.values(), *d_params.values()]:
         p.requires_grad_(True)
     optimizer = torch.optim.Adam([{"params": list(g_params.values()), "scale": 1.0},
@@ -128,7 +138,7 @@ def init_group(config: TrainConfig, datasets, seeds) -> Group:
                                  lr=c.lr, betas=(c.beta1, c.beta2))
     # the grid spans +-4 and the ring +-1; both nets work in units of the data's RMS, as with normalised data
     scales = torch.tensor([np.sqrt(np.mean(m.means ** 2) + m.std ** 2) for m in mixtures],
-                          dtype=torch.float32).view(n, 1, 1)
+                          dtype=torch.float32).view(-1, 1, 1)
     fourier = c.fourier_scale * torch.stack([torch.randn(2, c.fourier_features, generator=g) for g in streams])
     return Group(config, mixtures, g_params, d_params, optimizer, streams, scales, fourier)
 
