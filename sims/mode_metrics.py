@@ -56,10 +56,11 @@ def assign_modes(samples, mix: Mixture) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mode_statistics(samples, mix: Mixture, *, threshold: float = 3.0) -> dict:
-    """Modes captured, percentage of high-quality samples and reverse KL over the modes.
+    """Modes captured, % of high-quality samples and reverse KL over the modes.
 
-    The reverse KL is ``sum_k q_k log(q_k K)`` with ``q`` the histogram of the high-quality samples over
-    the ``K`` modes (zero when all modes are hit equally); it is NaN when no sample is of high quality.
+    The reverse KL is sum_k q_k log(q_k K), q the histogram of the high-quality
+    samples over the K modes (0 when all modes are hit equally); NaN when no
+    sample is of high quality.
     """
     threshold = check_positive(threshold, "threshold")
     nearest, dist = assign_modes(samples, mix)
@@ -71,7 +72,8 @@ def mode_statistics(samples, mix: Mixture, *, threshold: float = 3.0) -> dict:
         q = counts / counts.sum()
         hit = q > 0
         reverse_kl = float(np.sum(q[hit] * np.log(q[hit] * len(q))))
-    return {"modes": int(np.count_nonzero(counts)), "hq_percent": 100.0 * good.mean(), "reverse_kl": reverse_kl}
+    return {"modes": int(np.count_nonzero(counts)), "hq_percent": 100.0 * good.mean(),
+            "reverse_kl": reverse_kl}
 
 
 def earth_movers_distance(x, y, y_weights=None) -> float:

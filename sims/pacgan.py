@@ -185,16 +185,17 @@ def discriminate(d_params, x, fourier, config: TrainConfig):
 
 
 def _minibatch_similarity(h, kernels, n_kernels, group=8):
-    """o(x_i)_b = sum_{j != i} exp(-||M_{i,b} - M_{j,b}||_1) with M = h T, within groups of ``group`` inputs.
+    """o(x_i)_b = sum_{j != i} exp(-|M_ib - M_jb|_1), M = h T, within groups of inputs.
 
-    h (S, N, A), kernels (S, A, B*C) -> (S, N, B). Comparing every input with the N - 1 others costs N^2;
-    groups of 8 keep the cost linear in N (Salimans et al. compared within minibatches of about 100).
+    h (S, N, A), kernels (S, A, B*C) -> (S, N, B). Comparing all N inputs costs N^2;
+    groups of ``group`` keep it linear in N (Salimans et al. used minibatches of ~100).
     """
     n_members, n, _ = h.shape
     group = min(group, n)
-    m = torch.bmm(h, kernels).view(n_members, n // group, group, n_kernels, -1)   # (S, G, n, B, C)
-    dist = (m.unsqueeze(3) - m.unsqueeze(2)).abs().sum(-1)                         # (S, G, n, n, B)
-    o = torch.exp(-dist).sum(3) - 1.0                          # drop j = i, whose term is exp(0) = 1
+    shape = (n_members, n // group, group, n_kernels, -1)
+    m = torch.bmm(h, kernels).view(shape)                    # (S, G, n, B, C)
+    dist = (m.unsqueeze(3) - m.unsqueeze(2)).abs().sum(-1)   # (S, G, n, n, B)
+    o = torch.exp(-dist).sum(3) - 1.0          # drop j = i, whose term is exp(0) = 1
     return o.reshape(n_members, n, n_kernels)
 
 
@@ -212,15 +213,20 @@ def _draw_chunk(group: Group):
 
 
 def train_step(group: Group, z, real):
-    """One simultaneous update of both players (as PacGAN's code): z (S, m*N, latent), real (S, m*N, 2)."""
+    """One simultaneous update of both players, as in PacGAN's code.
+
+    z (S, m*N, latent_dim), real (S, m*N, 2); returns the mean (loss_D, loss_G).
+    """
     c = group.config
+    n_packs = c.batch // c.pack
     fake = generate(group.g_params, z, c.g_depth)
-    pack = lambda x: x.reshape(x.shape[0], c.batch // c.pack, 2 * c.pack)  # noqa: E731 - m samples side by side
-    d_real = discriminate(group.d_params, pack(real), group.fourier, c)
-    d_fake = discriminate(group.d_params, pack(fake), group.fourier, c)
-    # each member's loss is a mean over its batch; summing members keeps their gradients apart
+    d_real = discriminate(group.d_params, real.reshape(-1, n_packs, 2 * c.pack),
+                          group.fourier, c)      # m consecutive samples side by side
+    d_fake = discriminate(group.d_params, fake.reshape(-1, n_packs, 2 * c.pack),
+                          group.fourier, c)
+    # a mean over each member's batch, summed over members: gradients stay apart
     loss_d = (F.softplus(-d_real) + F.softplus(d_fake)).mean(1).sum()
-    loss_g = F.softplus(-d_fake).mean(1).sum()                  # non-saturating generator loss
+    loss_g = F.softplus(-d_fake).mean(1).sum()     # non-saturating generator loss
     d_list, g_list = list(group.d_params.values()), list(group.g_params.values())
     grads_d = torch.autograd.grad(loss_d, d_list, retain_graph=True)
     grads_g = torch.autograd.grad(loss_g, g_list)
@@ -274,7 +280,7 @@ def main(argv=None) -> None:
 
     methods = {name: replace(METHODS[name], steps=args.steps) for name in args.methods}
     exp = run_experiment(methods, args.datasets, range(args.seeds), workers=args.workers, progress=True)
-    header = ["method", "modes", "HQ %", "reverse KL", "EMD", "paper modes", "paper HQ %", "paper reverse KL"]
+    header = ["method", "modes (paper)", "HQ % (paper)", "reverse KL (paper)", "EMD"]
     for dataset in args.datasets:
         print(f"\n{dataset} (mean ± s.e. over {args.seeds} seeds)")
         print(" | ".join(header))

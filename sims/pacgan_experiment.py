@@ -128,22 +128,26 @@ def method_means(records: list) -> dict:
     return out
 
 
+def _mean_se_text(values, fmt: str) -> str:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]                  # reverse KL is NaN for a run without good samples
+    if values.size < 2:
+        return "n/a"
+    mean, se = mean_and_se(values)
+    return f"{fmt.format(mean)} ± {fmt.format(se)}"
+
+
 def summary_rows(records: list, methods, dataset: str, fmt=("{:.1f}", "{:.1f}", "{:.2f}", "{:.2f}")) -> list:
-    """Rows ``[method, ours..., paper...]`` with 'mean ± s.e.' strings for one data set."""
+    """Rows ``[method, modes, HQ %, reverse KL, EMD]`` for one data set, each 'mean ± s.e. (paper's)'."""
     rows = []
     for name in methods:
         runs = [r for r in records if r["method"] == name and r["dataset"] == dataset]
-        ours = []
-        for metric, f in zip(METRICS, fmt):
-            values = np.array([r[metric] for r in runs], dtype=float)
-            values = values[np.isfinite(values)]          # reverse KL is NaN for a run without good samples
-            if values.size < 2:
-                ours.append("n/a")
-                continue
-            mean, se = mean_and_se(values)
-            ours.append(f"{f.format(mean)} ± {f.format(se)}")
-        paper = PAPER_TABLE1.get((name, dataset))
-        theirs = ["n/a"] * 3 if paper is None else [f"{f.format(m)} ± {f.format(s)}"
-                                                     for (m, s), f in zip(paper, fmt)]
-        rows.append([name, *ours, *theirs])
+        paper = PAPER_TABLE1.get((name, dataset), [None] * 3)
+        row = [name]
+        for metric, f, theirs in zip(METRICS, fmt, [*paper, None]):
+            cell = _mean_se_text([r[metric] for r in runs], f)
+            if metric != "emd":                            # the paper reports no EMD
+                cell += " (n/a)" if theirs is None else f" ({f.format(theirs[0])} ± {f.format(theirs[1])})"
+            row.append(cell)
+        rows.append(row)
     return rows

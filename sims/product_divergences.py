@@ -65,14 +65,18 @@ def _divergences(log_w: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> dic
 
 
 def product_divergences(p, q, m: int) -> dict:
-    """JS, KL(P^m||Q^m), KL(Q^m||P^m), TV, Bhattacharyya coefficient (natural log) and the losses of the
-    optimal packed discriminator (see ``_divergences``) for the m-fold products of ``p`` and ``q``."""
+    """Divergences of the m-fold products of ``p`` and ``q`` (natural log).
+
+    JS, KL(P^m||Q^m), KL(Q^m||P^m), TV, the Bhattacharyya coefficient and the
+    losses of the optimal packed discriminator (see ``_divergences``).
+    """
     p, q = check_probabilities(p, "p"), check_probabilities(q, "q")
     if p.shape != q.shape:
         raise ValueError(f"p and q must have the same length, got {p.size} and {q.size}")
-    keep = (p > 0) | (q > 0)                                 # cells empty under both never matter
+    keep = (p > 0) | (q > 0)                # cells empty under both never matter
     counts, log_w = type_classes(int(keep.sum()), m)
-    return _divergences(log_w, _log_prob(counts, p[keep]), _log_prob(counts, q[keep]))
+    log_a, log_b = _log_prob(counts, p[keep]), _log_prob(counts, q[keep])
+    return _divergences(log_w, log_a, log_b)
 
 
 def product_divergences_bruteforce(p, q, m: int) -> dict:
