@@ -72,8 +72,8 @@ def mode_statistics(samples, mix: Mixture, *, threshold: float = 3.0) -> dict:
         q = counts / counts.sum()
         hit = q > 0
         reverse_kl = float(np.sum(q[hit] * np.log(q[hit] * len(q))))
-    return {"modes": int(np.count_nonzero(counts)), "hq_percent": 100.0 * good.mean(),
-            "reverse_kl": reverse_kl}
+    return {"modes": int(np.count_nonzero(counts)),
+            "hq_percent": 100.0 * good.mean(), "reverse_kl": reverse_kl}
 
 
 def earth_movers_distance(x, y, y_weights=None) -> float:

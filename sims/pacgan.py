@@ -185,17 +185,18 @@ def discriminate(d_params, x, fourier, config: TrainConfig):
 
 
 def _minibatch_similarity(h, kernels, n_kernels, group=8):
-    """o(x_i)_b = sum_{j != i} exp(-|M_ib - M_jb|_1), M = h T, within groups of inputs.
+    """o(x_i)_b = sum_{j != i} exp(-|M_ib - M_jb|_1) with M = h T, in groups.
 
-    h (S, N, A), kernels (S, A, B*C) -> (S, N, B). Comparing all N inputs costs N^2;
-    groups of ``group`` keep it linear in N (Salimans et al. used minibatches of ~100).
+    h (S, N, A), kernels (S, A, B*C) -> (S, N, B). Comparing all N inputs
+    costs N^2; groups of ``group`` inputs keep it linear in N (Salimans et
+    al. compared within minibatches of about 100).
     """
     n_members, n, _ = h.shape
     group = min(group, n)
     shape = (n_members, n // group, group, n_kernels, -1)
     m = torch.bmm(h, kernels).view(shape)                    # (S, G, n, B, C)
     dist = (m.unsqueeze(3) - m.unsqueeze(2)).abs().sum(-1)   # (S, G, n, n, B)
-    o = torch.exp(-dist).sum(3) - 1.0          # drop j = i, whose term is exp(0) = 1
+    o = torch.exp(-dist).sum(3) - 1.0      # drop j = i: its term is exp(0) = 1
     return o.reshape(n_members, n, n_kernels)
 
 
@@ -220,14 +221,16 @@ def train_step(group: Group, z, real):
     c = group.config
     n_packs = c.batch // c.pack
     fake = generate(group.g_params, z, c.g_depth)
+    # a pack is m consecutive samples side by side: (S, n_packs, 2m)
     d_real = discriminate(group.d_params, real.reshape(-1, n_packs, 2 * c.pack),
-                          group.fourier, c)      # m consecutive samples side by side
+                          group.fourier, c)
     d_fake = discriminate(group.d_params, fake.reshape(-1, n_packs, 2 * c.pack),
                           group.fourier, c)
     # a mean over each member's batch, summed over members: gradients stay apart
     loss_d = (F.softplus(-d_real) + F.softplus(d_fake)).mean(1).sum()
-    loss_g = F.softplus(-d_fake).mean(1).sum()     # non-saturating generator loss
-    d_list, g_list = list(group.d_params.values()), list(group.g_params.values())
+    loss_g = F.softplus(-d_fake).mean(1).sum()        # non-saturating G loss
+    d_list = list(group.d_params.values())
+    g_list = list(group.g_params.values())
     grads_d = torch.autograd.grad(loss_d, d_list, retain_graph=True)
     grads_g = torch.autograd.grad(loss_g, g_list)
     for p, grad in zip(d_list + g_list, grads_d + grads_g):

@@ -72,8 +72,9 @@ def product_divergences(p, q, m: int) -> dict:
     """
     p, q = check_probabilities(p, "p"), check_probabilities(q, "q")
     if p.shape != q.shape:
-        raise ValueError(f"p and q must have the same length, got {p.size} and {q.size}")
-    keep = (p > 0) | (q > 0)                # cells empty under both never matter
+        raise ValueError(f"p and q must have the same length, "
+                         f"got {p.size} and {q.size}")
+    keep = (p > 0) | (q > 0)               # cells empty under both never matter
     counts, log_w = type_classes(int(keep.sum()), m)
     log_a, log_b = _log_prob(counts, p[keep]), _log_prob(counts, q[keep])
     return _divergences(log_w, log_a, log_b)
