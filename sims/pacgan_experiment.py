@@ -1,0 +1,153 @@
+"""PacGAN's Table 1 experiment: every method on the ring and the grid for several seeds, with its metrics.
+
+One task trains all seeds of one (method, data set) pair as one batched group (``sims.pacgan``); with
+``workers=2`` two tasks run side by side in separate processes, one thread each, which keeps both cores
+of a small machine busy without the synchronisation cost of two threads on small tensors.
+"""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+import torch
+
+from sims.checks import check_int
+from sims.mode_metrics import emd_to_modes, mean_and_se, mixture, mode_statistics
+from sims.pacgan import METHODS, TrainConfig, init_group, sample_group, train_group
+
+__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "run_experiment", "method_means", "summary_rows",
+           "paper_config", "training_multiply_adds"]
+
+# Lin et al. (2018), Table 1: mean and standard error over 10 runs of (modes, % high quality, reverse KL).
+PAPER_TABLE1 = {
+    ("GAN", "ring"): ((6.3, 0.5), (98.2, 0.2), (0.45, 0.09)),
+    ("PacGAN2", "ring"): ((7.9, 0.1), (95.6, 2.0), (0.07, 0.03)),
+    ("PacGAN3", "ring"): ((7.8, 0.1), (97.7, 0.3), (0.10, 0.02)),
+    ("PacGAN4", "ring"): ((7.8, 0.1), (95.9, 1.4), (0.07, 0.02)),
+    ("GAN", "grid"): ((17.3, 0.8), (94.8, 0.7), (0.70, 0.07)),
+    ("PacGAN2", "grid"): ((23.8, 0.7), (91.3, 0.8), (0.13, 0.04)),
+    ("PacGAN3", "grid"): ((24.6, 0.4), (94.2, 0.4), (0.06, 0.02)),
+    ("PacGAN4", "grid"): ((24.8, 0.2), (93.6, 0.6), (0.04, 0.01)),
+}
+METRICS = ("modes", "hq_percent", "reverse_kl", "emd")
+
+
+def paper_config(pack: int) -> TrainConfig:
+    """PacGAN's own setting (fjxmlzn/PacGAN, 2DGrid and 2DRing configs) in our terms."""
+    return TrainConfig(pack=pack, steps=400_000, batch=100 * pack, lr=1e-4, decay=0.0, d_lr_scale=1.0, beta1=0.8,
+                       g_width=400, g_depth=4, d_width=200, d_depth=3, d_pieces=5, fourier_features=0)
+
+
+def training_multiply_adds(config: TrainConfig) -> float:
+    """Approximate multiply-adds of one training run: 3 x forward (a backward pass costs about two forwards).
+
+    Counts the weight matrices only (no activations, batch norm or minibatch features): per step, the
+    generator maps ``batch`` samples and the discriminator sees ``batch // pack`` real and as many fake packs.
+    """
+    c = config
+    g_forward = c.latent_dim * c.g_width + (c.g_depth - 1) * c.g_width ** 2 + 2 * c.g_width
+    per_sample = 2 + 2 * c.fourier_features if c.fourier_features else 2
+    pieces = max(c.d_pieces, 1)
+    d_forward = (per_sample * c.pack * c.d_width * pieces + (c.d_depth - 1) * c.d_width ** 2 * pieces
+                 + c.d_width + c.fourier_features * 2 * c.pack)
+    return 3.0 * c.steps * (c.batch * g_forward + 2 * (c.batch // c.pack) * d_forward)
+
+
+@dataclass
+class Experiment:
+    """Per-run metrics (``records``), samples per (method, data set) of shape (seeds, n, 2), and costs."""
+
+    records: list = field(default_factory=list)
+    samples: dict = field(default_factory=dict)
+    losses: dict = field(default_factory=dict)
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+
+
+def run_task(name: str, config: TrainConfig, dataset: str, seeds, n_samples: int, sample_seed: int,
+             progress: bool = False, threads: int | None = None) -> dict:
+    """Train all ``seeds`` of one method on one data set as one group; return samples, losses and CPU time."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    start = time.process_time()
+    group = init_group(config, [dataset] * len(seeds), list(seeds))
+    losses = train_group(group, progress=progress, desc=f"{name} {dataset}")
+    samples = sample_group(group, n_samples, seed=sample_seed)
+    return {"name": name, "dataset": dataset, "samples": samples, "losses": losses,
+            "cpu_s": time.process_time() - start}
+
+
+def _evaluate(task: dict, seeds) -> list:
+    mix = mixture(task["dataset"])
+    rows = []
+    for seed, samples in zip(seeds, task["samples"]):
+        stats = mode_statistics(samples, mix)
+        rows.append({"method": task["name"], "dataset": task["dataset"], "seed": seed, **stats,
+                     "emd": emd_to_modes(samples, mix)})
+    return rows
+
+
+def run_experiment(methods: dict = METHODS, datasets=("ring", "grid"), seeds=range(5), *, n_samples: int = 2500,
+                   sample_seed: int = 12345, workers: int = 1, progress: bool = False) -> Experiment:
+    """Train and score every (method, data set) pair; ``workers`` > 1 runs tasks in parallel processes."""
+    workers = check_int(workers, "workers", low=1)
+    seeds = [check_int(s, "seed", low=0) for s in seeds]
+    # slowest tasks first (minibatch features, then large packs), so that none starts last
+    tasks = sorted(((n, c, d) for n, c in methods.items() for d in datasets),
+                   key=lambda t: (-t[1].minibatch_kernels, -t[1].pack))
+    wall, cpu = time.perf_counter(), time.process_time()
+    if workers == 1:
+        results = [run_task(n, c, d, seeds, n_samples, sample_seed, progress) for n, c, d in tasks]
+        child_cpu = 0.0
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(run_task, n, c, d, seeds, n_samples, sample_seed, progress, 1)
+                       for n, c, d in tasks]
+            results = [f.result() for f in futures]
+        child_cpu = sum(r["cpu_s"] for r in results)
+    out = Experiment()
+    for task in results:
+        out.records += _evaluate(task, seeds)
+        out.samples[task["name"], task["dataset"]] = task["samples"]
+        out.losses[task["name"], task["dataset"]] = task["losses"]
+    out.wall_s = time.perf_counter() - wall
+    out.cpu_s = time.process_time() - cpu + child_cpu
+    return out
+
+
+def method_means(records: list) -> dict:
+    """Mean of each metric over seeds, keyed ``(dataset, method, metric)``; NaNs (no good sample) skipped."""
+    out = {}
+    for key in {(r["dataset"], r["method"]) for r in records}:
+        runs = [r for r in records if (r["dataset"], r["method"]) == key]
+        for metric in METRICS:
+            out[(*key, metric)] = float(np.nanmean([r[metric] for r in runs]))
+    return out
+
+
+def _mean_se_text(values, fmt: str) -> str:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]                  # reverse KL is NaN for a run without good samples
+    if values.size < 2:
+        return "n/a"
+    mean, se = mean_and_se(values)
+    return f"{fmt.format(mean)} ± {fmt.format(se)}"
+
+
+def summary_rows(records: list, methods, dataset: str, fmt=("{:.1f}", "{:.1f}", "{:.2f}", "{:.2f}")) -> list:
+    """Rows ``[method, modes, HQ %, reverse KL, EMD]`` for one data set, each 'mean ± s.e. (paper's)'."""
+    rows = []
+    for name in methods:
+        runs = [r for r in records if r["method"] == name and r["dataset"] == dataset]
+        paper = PAPER_TABLE1.get((name, dataset), [None] * 3)
+        row = [name]
+        for metric, f, theirs in zip(METRICS, fmt, [*paper, None]):
+            cell = _mean_se_text([r[metric] for r in runs], f)
+            if metric != "emd":                            # the paper reports no EMD
+                cell += " (n/a)" if theirs is None else f" ({f.format(theirs[0])} ± {f.format(theirs[1])})"
+            row.append(cell)
+        rows.append(row)
+    return rows
