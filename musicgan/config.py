@@ -61,6 +61,7 @@ class ModelConfig:
     d_channels: int = 16              # conv D: channels of the first layer (doubling with depth)
     rnn_hidden: int = 128             # recurrent G and D: hidden units per layer
     rnn_layers: int = 2
+    rnn_clip_code: bool = False       # recurrent G: every step also reads the first frame's vector (a clip code)
     d_minibatch_std: bool = False     # conv D: append the minibatch standard deviation (ProGAN) before scoring
 
     def __post_init__(self):
@@ -79,6 +80,9 @@ class LossConfig:
     gp_lambda: float = 10.0           # WGAN-GP weight (Gulrajani et al.)
     d_steps: int = 1                  # D updates per G update (5 is the WGAN-GP default)
     pack: int = 2                     # PacGAN: D judges `pack` clips at once (1 = no packing)
+    mode_seeking: float = 0.0         # MSGAN weight on G: 1 / (|G(z1) - G(z2)| / |z1 - z2|) (0 = off)
+    mode_seeking_pool: int = 1        # measure G's distances on clips averaged over pool x pool cells
+    feature_matching: float = 0.0     # weight on G of ||E f(x) - E f(G(z))||^2, f = D's last features (0 = off)
 
     def __post_init__(self):
         check_choice(self.kind, "loss.kind", LOSSES)
@@ -87,6 +91,9 @@ class LossConfig:
         check_positive(self.gp_lambda, "loss.gp_lambda", allow_zero=True)
         check_int(self.d_steps, "loss.d_steps", low=1)
         check_int(self.pack, "loss.pack", low=1)
+        check_positive(self.mode_seeking, "loss.mode_seeking", allow_zero=True)
+        check_int(self.mode_seeking_pool, "loss.mode_seeking_pool", low=1)
+        check_positive(self.feature_matching, "loss.feature_matching", allow_zero=True)
 
 
 @dataclass(frozen=True)

@@ -74,19 +74,27 @@ def beats_baseline(rows: dict, name: str) -> dict:
     return verdict
 
 
+def _load(load_generator, path: Path):
+    """A run folder (its generator.pt, else its newest checkpoint) or one checkpoint file of a run."""
+    if path.suffix == ".pt" and path.parent.name == "checkpoints":
+        return load_generator(path.parent.parent, checkpoint=path)
+    return load_generator(path)
+
+
 def _pick(indices: np.ndarray, n: int, rng) -> np.ndarray:
     return np.sort(rng.choice(indices, size=min(n, len(indices)), replace=False))
 
 
 def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05, seed: int = 0,
                   n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None) -> dict:
-    """The full report for ``runs`` (``{label: run folder}``), all trained on the same data set."""
+    """The full report for ``runs`` (``{label: run folder or RUN/checkpoints/ckpt-*.pt}``), all trained on the
+    same data set. A checkpoint file scores the run's averaged generator at that step."""
     from musicgan.runs import generate, load_data, load_generator, split_data
 
     check_int(n, "n", low=10)
     check_positive(alpha, "alpha")
     started = time.perf_counter()
-    gens = {label: load_generator(path) for label, path in runs.items()}
+    gens = {label: _load(load_generator, Path(path)) for label, path in runs.items()}
     cfg = next(iter(gens.values()))[1]
     prepared = load_data(cfg.data) if prepared is None else prepared
     train_idx, held_idx = split_data(prepared, cfg.data)
@@ -123,7 +131,8 @@ def _jsonable(value):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", action="append", required=True, metavar="[LABEL=]RUN_DIR",
-                        help="a run folder to score, optionally labelled (repeatable)")
+                        help="a run folder (or one of its checkpoints/ckpt-*.pt files) to score, optionally "
+                        "labelled (repeatable)")
     parser.add_argument("--out", type=Path, help="JSON report path (default: print it)")
     parser.add_argument("-n", type=int, default=1000, help="clips on each side (default 1000)")
     parser.add_argument("--k", type=int, default=50, help="NDB bins (default 50)")

@@ -8,6 +8,16 @@
 - ``pack > 1`` (PacGAN, Lin et al.): D sees ``pack`` clips stacked as channels, which makes a collapsed
   generator easy to detect.
 
+Optional generator terms against collapse (off by default; ``generator_regularisers``):
+
+- ``mode_seeking`` (MSGAN, Mao et al. 2019): lambda / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps) over
+  the two halves of the batch. It grows without bound as two latent draws give the same clip, so the
+  generator is pushed to turn different noise into different clips. ``mode_seeking_pool`` measures the
+  clip distance after average pooling (our variant; 1 is MSGAN's pixel distance).
+- ``feature_matching`` (Salimans et al. 2016, used by C-RNN-GAN): lambda * mean_j (E f_j(x) - E f_j(G(z)))^2
+  over the features f of D's last hidden layer, which asks the batch of clips to match the real batch's
+  average features rather than to fool D one clip at a time.
+
 Both losses run D once on real and fake (and interpolated) clips concatenated: one forward pass per step
 is cheaper, and it is what DistributedDataParallel expects.
 """
@@ -18,7 +28,8 @@ import torch.nn.functional as F
 
 from musicgan.models import pack_clips
 
-__all__ = ["discriminator_loss", "generator_loss", "r1_penalty_value", "gradient_penalty_value"]
+__all__ = ["discriminator_loss", "generator_loss", "r1_penalty_value", "gradient_penalty_value",
+           "mode_seeking_value", "feature_matching_value", "generator_regularisers"]
 
 
 def _split(logits: torch.Tensor, n: int):
@@ -83,3 +94,45 @@ def generator_loss(net_D, fake, loss_cfg):
     logit = net_D(pack_clips(fake, loss_cfg.pack))
     loss = F.softplus(-logit).mean() if loss_cfg.kind == "ns_r1" else -logit.mean()
     return loss, {"loss/G": loss.detach()}
+
+
+def mode_seeking_value(fake: torch.Tensor, z: torch.Tensor, pool: int = 1,
+                       eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """MSGAN's term 1 / (ratio + eps) and the ratio mean |G(z1) - G(z2)| / mean |z1 - z2| itself.
+
+    ``fake`` (batch, 1, n_mels, n_frames) = G(z) for ``z`` (batch, ...); the pairs are the first and second
+    halves of the batch. With ``pool > 1`` the clips are first averaged over ``pool x pool`` cells, so that
+    differences in fine detail (frame-to-frame flicker) do not count as diversity.
+    """
+    half = fake.shape[0] // 2
+    if half == 0:
+        raise ValueError(f"mode seeking needs a batch of at least 2 clips, got {fake.shape[0]}")
+    if pool > 1:
+        fake = F.avg_pool2d(fake, pool)
+    ratio = ((fake[:half] - fake[half:2 * half]).abs().mean()
+             / (z[:half] - z[half:2 * half]).abs().mean())
+    return 1.0 / (ratio + eps), ratio
+
+
+def feature_matching_value(features_real: torch.Tensor, features_fake: torch.Tensor) -> torch.Tensor:
+    """Mean over features of the squared difference of the batch means: (batch, d), (batch, d) -> scalar."""
+    return (features_real.detach().mean(dim=0) - features_fake.mean(dim=0)).pow(2).mean()
+
+
+def generator_regularisers(net_D, fake, z, real, loss_cfg) -> tuple[torch.Tensor, dict]:
+    """The weighted sum of the optional generator terms and their values for logging.
+
+    ``real`` is only read by feature matching and may be None when it is off.
+    """
+    total, stats = fake.new_zeros(()), {}
+    if loss_cfg.mode_seeking > 0:
+        term, ratio = mode_seeking_value(fake, z, loss_cfg.mode_seeking_pool)
+        total = total + loss_cfg.mode_seeking * term
+        stats["G/mode_seeking_ratio"] = ratio.detach()
+    if loss_cfg.feature_matching > 0:
+        with torch.no_grad():
+            features_real = net_D.feature_vector(pack_clips(real, loss_cfg.pack))
+        fm = feature_matching_value(features_real, net_D.feature_vector(pack_clips(fake, loss_cfg.pack)))
+        total = total + loss_cfg.feature_matching * fm
+        stats["G/feature_matching"] = fm.detach()
+    return total, stats

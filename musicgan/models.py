@@ -74,15 +74,15 @@ class RecurrentGenerator(nn.Module):
     """
 
     def __init__(self, latent_dim: int, n_mels: int, n_frames: int, hidden: int = 256, layers: int = 2,
-                 cell: str = "lstm"):
+                 cell: str = "lstm", clip_code: bool = False):
         super().__init__()
         check_choice(cell, "cell", ("lstm", "gru"))
         self.latent_shape = (n_frames, latent_dim)
-        self.cell, self.layers, self.hidden = cell, layers, hidden
+        self.cell, self.layers, self.hidden, self.clip_code = cell, layers, hidden, clip_code
         n_states = 2 if cell == "lstm" else 1                  # LSTM carries (h, c), GRU only h
         self.initial_state = nn.Linear(latent_dim, n_states * layers * hidden)
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = rnn(latent_dim, hidden, num_layers=layers, batch_first=True)
+        self.rnn = rnn(latent_dim * (2 if clip_code else 1), hidden, num_layers=layers, batch_first=True)
         self.to_frame = nn.Linear(hidden, n_mels)
 
     def _state(self, z0: torch.Tensor):
@@ -91,7 +91,8 @@ class RecurrentGenerator(nn.Module):
         return (states[0], states[1]) if self.cell == "lstm" else states[0]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        frames, _ = self.rnn(z, self._state(z[:, 0]))          # (B, n_frames, hidden)
+        steps = torch.cat([z, z[:, :1].expand_as(z)], dim=2) if self.clip_code else z
+        frames, _ = self.rnn(steps, self._state(z[:, 0]))      # (B, n_frames, hidden)
         mel = torch.tanh(self.to_frame(frames))                # (B, n_frames, n_mels)
         return mel.transpose(1, 2).unsqueeze(1)                # (B, 1, n_mels, n_frames)
 
@@ -139,6 +140,10 @@ class ConvDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.score(self.features(x)).squeeze(1)
 
+    def feature_vector(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer, flattened: (batch, pack, n_mels, n_frames) -> (batch, d)."""
+        return self.features(x).flatten(1)
+
 
 class RecurrentDiscriminator(nn.Module):
     """(batch, pack, n_mels, n_frames) -> logits (batch,): a bidirectional RNN over frames, scores averaged."""
@@ -151,11 +156,18 @@ class RecurrentDiscriminator(nn.Module):
         self.score = nn.Linear(2 * hidden, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.score(self._frames(x)).mean(dim=(1, 2))   # one decision per frame, averaged (C-RNN-GAN)
+
+    def _frames(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.flatten(1, 2).transpose(1, 2)               # (B, n_frames, pack * n_mels)
         # cuDNN's RNN has no double backward, which R1 and the gradient penalty need
         with torch.backends.cudnn.flags(enabled=not x.is_cuda):
             out, _ = self.rnn(frames)                          # (B, n_frames, 2 * hidden)
-        return self.score(out).mean(dim=(1, 2))               # one decision per frame, averaged (C-RNN-GAN)
+        return out
+
+    def feature_vector(self, x: torch.Tensor) -> torch.Tensor:
+        """The RNN's outputs averaged over frames: (batch, pack, n_mels, n_frames) -> (batch, 2 * hidden)."""
+        return self._frames(x).mean(dim=1)
 
 
 def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
@@ -163,7 +175,7 @@ def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
     if model_cfg.generator == "conv":
         return ConvGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels)
     return RecurrentGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.rnn_hidden,
-                              model_cfg.rnn_layers, cell=model_cfg.generator)
+                              model_cfg.rnn_layers, cell=model_cfg.generator, clip_code=model_cfg.rnn_clip_code)
 
 
 def build_discriminator(model_cfg, n_mels: int, n_frames: int, pack: int = 1) -> nn.Module:

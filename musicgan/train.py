@@ -21,15 +21,26 @@ import torch
 import torch.distributed as dist
 
 from musicgan.config import RunConfig, load_config, save_config
-from musicgan.losses import discriminator_loss, generator_loss
+from musicgan.losses import discriminator_loss, generator_loss, generator_regularisers
 from musicgan.runs import (build_models, export_generator, latest_checkpoint, load_checkpoint, load_data,
                            save_checkpoint, split_data)
 from sims.seeding import seed_everything
 
-__all__ = ["add_arguments", "run", "train", "NonFiniteLossError", "Trainer"]
+__all__ = ["add_arguments", "run", "train", "NonFiniteLossError", "Trainer", "batch_diversity"]
 
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the run stopped before applying that step."""
+
+
+@torch.no_grad()
+def batch_diversity(clips: torch.Tensor) -> torch.Tensor:
+    """|D|_self of one batch (batch, 1, n_mels, n_frames): mean RMS distance from each clip to its nearest
+    other clip. Logged for generated and real batches, it shows a collapse while training runs (a batch of 32
+    has fewer near neighbours than the evaluation's 1,000 clips, so its values are larger)."""
+    flat = clips.detach().flatten(1)
+    dist = torch.cdist(flat, flat)
+    dist.fill_diagonal_(float("inf"))
+    return dist.min(dim=1).values.mean() / flat.shape[1] ** 0.5
 
 
 def _git_commit() -> str:
@@ -148,19 +159,26 @@ class Trainer:
     def _d_update(self) -> dict:
         with torch.no_grad():
             fake = self.train_G(self._latent())
-        loss, stats = discriminator_loss(self.train_D, self._real_batch(), fake, self.cfg.loss,
-                                         d_step=self.d_step, rng=self.rng)
+        real = self._real_batch()
+        loss, stats = discriminator_loss(self.train_D, real, fake, self.cfg.loss, d_step=self.d_step, rng=self.rng)
         self._checked(loss, "the discriminator loss")
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_D.step()
         self.d_step += 1
-        return stats
+        return {**stats, "diversity/fake": batch_diversity(fake), "diversity/real": batch_diversity(real)}
 
     def _g_update(self) -> dict:
         self.net_D.requires_grad_(False)     # D is only a function here: no gradient, no DDP all-reduce
         try:
-            loss, stats = generator_loss(self.net_D, self.train_G(self._latent()), self.cfg.loss)
+            z = self._latent()
+            fake = self.train_G(z)
+            loss, stats = generator_loss(self.net_D, fake, self.cfg.loss)
+            if self.cfg.loss.mode_seeking > 0 or self.cfg.loss.feature_matching > 0:
+                real = self._real_batch() if self.cfg.loss.feature_matching > 0 else None
+                extra, extra_stats = generator_regularisers(self.net_D, fake, z, real, self.cfg.loss)
+                loss = loss + extra
+                stats.update(extra_stats)
             self._checked(loss, "the generator loss")
             self.opt_G.zero_grad(set_to_none=True)
             loss.backward()

@@ -58,6 +58,16 @@ def test_evaluate_cli_writes_a_json_report(tiny_run, tmp_path):
     assert 0 <= report["rows"]["conv"]["ndb_over_k"] <= 1
 
 
+def test_evaluate_scores_one_checkpoint_of_a_run(tiny_run, tmp_path):
+    report_path = tmp_path / "report.json"
+    ckpt = tiny_run / "checkpoints" / "ckpt-0000003.pt"
+    assert main(["evaluate", "--run", f"early={ckpt}", "--run", f"late={tiny_run}", "-n", "16", "--k", "4",
+                 "--n-audio", "2", "--out", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["settings"]["steps"] == {"early": 3, "late": 6}
+    assert report["rows"]["early"]["d_self"] != report["rows"]["late"]["d_self"]
+
+
 def test_sample_cli_writes_wavs_and_a_png(tiny_run, tmp_path):
     import soundfile
 
