@@ -13,7 +13,7 @@ import torch
 
 from sims.pacgan import METHODS, init_group, train_group
 
-STEPS = 60                                  # enough for stable timings; the book trains 1000
+STEPS = 60                                  # enough for stable timings; the book trains 1500
 DATASETS = ["ring"] * 5 + ["grid"] * 5      # the book's groups: 5 seeds on each data set
 SEEDS = list(range(len(DATASETS)))
 

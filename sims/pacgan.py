@@ -10,7 +10,8 @@ per-seed trainer, and a group of ``S`` gives the same runs as ``S`` separate cal
 Nets follow PacGAN's toy experiments, narrower and trained far shorter (see ``TrainConfig``): the
 generator is an MLP with batch normalisation and ReLU; the discriminator sees ``pack`` samples side by
 side, each embedded with fixed random Fourier features, through leaky-ReLU (or maxout) layers; with
-``minibatch_kernels > 0`` its last hidden layer is followed by minibatch discrimination.
+``minibatch_kernels > 0`` its last hidden layer is followed by minibatch discrimination. The
+discriminator's loss carries the R1 penalty of Mescheder et al. (2018) on real packs (``r1_gamma``).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sims.checks import check_int
+from sims.checks import check_int, check_positive
 from sims.mode_metrics import mixture
 
 __all__ = ["TrainConfig", "METHODS", "Group", "init_group", "generate", "discriminate", "train_group",
@@ -37,8 +38,8 @@ class TrainConfig:
     minibatch_kernels: int = 0    # minibatch-discrimination kernels B (0 = off)
     kernel_dim: int = 4           # rows C of each kernel
     kernel_group: int = 8         # inputs compared with each other by minibatch discrimination
-    steps: int = 750              # 400 epochs x 1000 batches = 400,000
-    batch: int = 1024             # generated samples per step, in batch // pack packs: 100 packs (100 m samples)
+    steps: int = 1500             # 400 epochs x 1000 batches = 400,000
+    batch: int = 512              # generated samples per step, in batch // pack packs: 100 packs (100 m samples)
     lr: float = 1.5e-3            # 1e-4, then linear decay to 0 over the last ``decay`` of the steps
     decay: float = 0.3            # (no decay)
     d_lr_scale: float = 0.3       # discriminator lr / generator lr (1)
@@ -50,7 +51,9 @@ class TrainConfig:
     d_depth: int = 3              # 3
     d_pieces: int = 0             # maxout pieces: 5 (0 = leaky ReLU, 5x cheaper)
     fourier_features: int = 64    # random Fourier features of each sample fed to D (none)
-    fourier_scale: float = 0.3    # std of their frequencies, in cycles per data RMS
+    fourier_scale: float = 0.6    # std of their frequencies, in cycles per data RMS
+    r1_gamma: float = 0.1         # R1 penalty (gamma/2) E|grad_x D|^2 on real packs, x in RMS units (none)
+    r1_every: int = 4             # lazy R1: the penalty x r1_every on every r1_every-th step (speed only)
     latent_dim: int = 2           # 2
     chunk: int = 50               # steps of noise and data drawn at once (speed only)
 
@@ -126,6 +129,8 @@ def init_group(config: TrainConfig, datasets, seeds) -> Group:
     seeds = [check_int(s, "seed", low=0) for s in seeds]
     c = config
     n_inputs = check_int(c.batch, "batch", low=check_int(c.pack, "pack", low=1)) // c.pack
+    check_positive(c.r1_gamma, "r1_gamma", allow_zero=True)
+    check_int(c.r1_every, "r1_every", low=1)
     if c.minibatch_kernels and n_inputs % min(c.kernel_group, n_inputs):
         raise ValueError(f"batch // pack = {n_inputs} must be a multiple of kernel_group = {c.kernel_group}")
     streams = [torch.Generator().manual_seed(s) for s in seeds]
@@ -213,21 +218,27 @@ def _draw_chunk(group: Group):
     return torch.stack(z, 1), torch.stack(real, 1) / group.scales  # (chunk, S, n, .), real data normalised
 
 
-def train_step(group: Group, z, real):
+def train_step(group: Group, z, real, penalise: bool = True):
     """One simultaneous update of both players, as in PacGAN's code.
 
-    z (S, m*N, latent_dim), real (S, m*N, 2); returns the mean (loss_D, loss_G).
+    z (S, m*N, latent_dim), real (S, m*N, 2); returns the mean (loss_D, loss_G). With ``penalise`` the
+    discriminator's loss includes the R1 penalty, weighted ``r1_every`` times (lazy regularisation, as in
+    StyleGAN2: the same penalty on average at a fraction of the cost).
     """
     c = group.config
     n_packs = c.batch // c.pack
     fake = generate(group.g_params, z, c.g_depth)
     # a pack is m consecutive samples side by side: (S, n_packs, 2m)
-    d_real = discriminate(group.d_params, real.reshape(-1, n_packs, 2 * c.pack),
-                          group.fourier, c)
+    r1 = penalise and c.r1_gamma > 0
+    real_packs = real.reshape(-1, n_packs, 2 * c.pack).requires_grad_(r1)
+    d_real = discriminate(group.d_params, real_packs, group.fourier, c)
     d_fake = discriminate(group.d_params, fake.reshape(-1, n_packs, 2 * c.pack),
                           group.fourier, c)
     # a mean over each member's batch, summed over members: gradients stay apart
     loss_d = (F.softplus(-d_real) + F.softplus(d_fake)).mean(1).sum()
+    if r1:                  # a member's logits depend on its own packs only: the penalty stays per member
+        (grad_x,) = torch.autograd.grad(d_real.sum(), real_packs, create_graph=True)
+        loss_d = loss_d + 0.5 * c.r1_gamma * c.r1_every * r1_penalty(grad_x).sum()
     loss_g = F.softplus(-d_fake).mean(1).sum()        # non-saturating G loss
     d_list = list(group.d_params.values())
     g_list = list(group.g_params.values())
@@ -237,6 +248,11 @@ def train_step(group: Group, z, real):
         p.grad = grad
     group.optimizer.step()
     return loss_d.item() / z.shape[0], loss_g.item() / z.shape[0]
+
+
+def r1_penalty(grad_x):
+    """Mean squared norm of the discriminator's input gradient per member: (S, N, 2m) -> (S,)."""
+    return grad_x.square().sum(-1).mean(1)
 
 
 def train_group(group: Group, *, progress: bool = False, desc: str = "training") -> np.ndarray:
@@ -250,7 +266,8 @@ def train_group(group: Group, *, progress: bool = False, desc: str = "training")
             group_["lr"] = group_["scale"] * c.lr * min(1.0, (c.steps - step) / max(c.decay * c.steps, 1))
         if step % c.chunk == 0:
             zs, reals = _draw_chunk(group)
-        losses[step] = train_step(group, zs[step % c.chunk], reals[step % c.chunk])
+        losses[step] = train_step(group, zs[step % c.chunk], reals[step % c.chunk],
+                                  penalise=step % c.r1_every == 0)
     return losses
 
 

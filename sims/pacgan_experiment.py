@@ -38,7 +38,8 @@ METRICS = ("modes", "hq_percent", "reverse_kl", "emd")
 def paper_config(pack: int) -> TrainConfig:
     """PacGAN's own setting (fjxmlzn/PacGAN, 2DGrid and 2DRing configs) in our terms."""
     return TrainConfig(pack=pack, steps=400_000, batch=100 * pack, lr=1e-4, decay=0.0, d_lr_scale=1.0, beta1=0.8,
-                       g_width=400, g_depth=4, d_width=200, d_depth=3, d_pieces=5, fourier_features=0)
+                       g_width=400, g_depth=4, d_width=200, d_depth=3, d_pieces=5, fourier_features=0,
+                       r1_gamma=0.0)
 
 
 def training_multiply_adds(config: TrainConfig) -> float:
@@ -46,6 +47,8 @@ def training_multiply_adds(config: TrainConfig) -> float:
 
     Counts the weight matrices only (no activations, batch norm or minibatch features): per step, the
     generator maps ``batch`` samples and the discriminator sees ``batch // pack`` real and as many fake packs.
+    The R1 penalty's double backward over the real packs is counted as two more forward-backward passes,
+    on one step in ``r1_every``.
     """
     c = config
     g_forward = c.latent_dim * c.g_width + (c.g_depth - 1) * c.g_width ** 2 + 2 * c.g_width
@@ -53,7 +56,8 @@ def training_multiply_adds(config: TrainConfig) -> float:
     pieces = max(c.d_pieces, 1)
     d_forward = (per_sample * c.pack * c.d_width * pieces + (c.d_depth - 1) * c.d_width ** 2 * pieces
                  + c.d_width + c.fourier_features * 2 * c.pack)
-    return 3.0 * c.steps * (c.batch * g_forward + 2 * (c.batch // c.pack) * d_forward)
+    d_passes = 2 + (2 / c.r1_every if c.r1_gamma > 0 else 0)
+    return 3.0 * c.steps * (c.batch * g_forward + d_passes * (c.batch // c.pack) * d_forward)
 
 
 @dataclass

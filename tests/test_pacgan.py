@@ -85,3 +85,38 @@ def test_validation_messages():
         init_group(replace(TINY, batch=3, pack=4), ["ring"], [0])
     with pytest.raises(ValueError, match=r"n must lie in \[2, inf\]"):
         sample_group(init_group(TINY, ["ring"], [0]), 1, seed=0)
+
+
+def test_r1_penalty_is_the_input_gradient_of_each_members_own_packs():
+    config = replace(TINY, pack=2, r1_gamma=0.5, r1_every=3)
+    group = init_group(config, ["ring", "grid"], [0, 1])
+    z, real = (x[0] for x in pacgan._draw_chunk(group))
+    packs = real.reshape(2, -1, 2 * config.pack).requires_grad_(True)
+    logits = pacgan.discriminate(group.d_params, packs, group.fourier, config)
+    (grad_x,) = torch.autograd.grad(logits.sum(), packs)
+    # independent route: the Jacobian of one member's logit for one pack, all inputs of both members
+    for member, pack in [(0, 0), (1, 3)]:
+        def one_logit(x, member=member, pack=pack):
+            return pacgan.discriminate(group.d_params, x, group.fourier, config)[member, pack]
+        jac = torch.autograd.functional.jacobian(one_logit, packs.detach())
+        expected = torch.zeros_like(jac)
+        expected[member, pack] = grad_x[member, pack]
+        assert torch.allclose(jac, expected, atol=1e-6)
+    # the loss carries (gamma / 2) x the mean squared input-gradient norm, per member
+    plain = init_group(replace(config, r1_gamma=0.0), ["ring", "grid"], [0, 1])
+    penalised_loss, _ = pacgan.train_step(group, z, real)
+    plain_loss, _ = pacgan.train_step(plain, z, real)
+    penalty = pacgan.r1_penalty(grad_x).mean().item()
+    assert penalised_loss - plain_loss == pytest.approx(0.5 * config.r1_gamma * 3 * penalty, rel=1e-4)
+    # on the steps between, no penalty: the same loss as without R1
+    lazy = init_group(config, ["ring", "grid"], [0, 1])
+    fresh = init_group(replace(config, r1_gamma=0.0), ["ring", "grid"], [0, 1])
+    assert pacgan.train_step(lazy, z, real, penalise=False)[0] == pytest.approx(
+        pacgan.train_step(fresh, z, real)[0], rel=1e-6)
+
+
+def test_r1_gamma_must_not_be_negative():
+    with pytest.raises(ValueError, match="r1_gamma"):
+        init_group(replace(TINY, r1_gamma=-1.0), ["ring"], [0])
+    with pytest.raises(ValueError, match="r1_every"):
+        init_group(replace(TINY, r1_every=0), ["ring"], [0])

@@ -55,8 +55,11 @@ def test_paper_table_is_complete():
 
 def test_multiply_adds_by_hand():
     c = TrainConfig(steps=10, batch=4, pack=2, latent_dim=2, g_width=3, g_depth=2, d_width=5, d_depth=2,
-                    d_pieces=0, fourier_features=0)
+                    d_pieces=0, fourier_features=0, r1_gamma=0.0)
     g = 2 * 3 + 1 * 3 * 3 + 2 * 3                    # latent -> 3, 3 -> 3, 3 -> 2
     d = 4 * 5 + 1 * 5 * 5 + 5                        # 2 samples of 2 coordinates -> 5, 5 -> 5, 5 -> 1
     assert training_multiply_adds(c) == 3 * 10 * (4 * g + 2 * 2 * d)
+    # R1 adds two passes over the 2 real packs: 4 discriminator passes per step instead of 2, or 2.5 if lazy
+    assert training_multiply_adds(replace(c, r1_gamma=1.0, r1_every=1)) == 3 * 10 * (4 * g + 4 * 2 * d)
+    assert training_multiply_adds(replace(c, r1_gamma=1.0, r1_every=4)) == 3 * 10 * (4 * g + 2.5 * 2 * d)
     assert training_multiply_adds(paper_config(4)) > 1000 * training_multiply_adds(TrainConfig(pack=4))
