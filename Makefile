@@ -29,12 +29,14 @@ $(VENV)/.installed: requirements.txt
 
 book: html pdf
 
-# The execution cache is keyed on each page's code cells only; when the packages the pages import change,
-# outputs could be stale, so a hash of those sources decides whether the cache is still valid. Sphinx's
-# environment (.doctrees) goes too, or it would keep serving the old outputs of unchanged pages.
+# The execution cache is keyed on each page's code cells only; when the packages the pages import or the
+# committed files they read (reference runs, recorded benchmark results) change, outputs could be stale, so a
+# hash of those files decides whether the cache is still valid. Sphinx's environment (.doctrees) goes too, or
+# it would keep serving the old outputs of unchanged pages.
 html: venv
 	@mkdir -p $(BOOK)/_build
-	@src=$$(find theory sims musicgan -name '*.py' -print0 | sort -z | xargs -0 cat | cat - requirements.txt | sha256sum | cut -c1-16); \
+	@src=$$({ find theory sims musicgan -name '*.py' -print0; find reference -type f -print0; \
+	   find benchmarks -name '*.json' -print0; } | sort -z | xargs -0 cat | cat - requirements.txt | sha256sum | cut -c1-16); \
 	 if [ "$$(cat $(BOOK)/_build/.sources.sha 2>/dev/null)" != "$$src" ]; then \
 	   [ -d $(BOOK)/_build/.jupyter_cache ] && echo "package sources changed: clearing the execution cache" || true; \
 	   rm -rf $(BOOK)/_build/.jupyter_cache $(BOOK)/_build/.doctrees; echo "$$src" > $(BOOK)/_build/.sources.sha; fi
