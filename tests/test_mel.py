@@ -14,13 +14,7 @@ from musicgan.mel import (MelConfig, griffin_lim, hz_to_mel, log_mel_spectrogram
 from theory import music_mel as T
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small transforms run faster on one thread, and much faster when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ---------------------------------------------------------------- the algebra (sympy)
 

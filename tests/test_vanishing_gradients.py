@@ -13,13 +13,7 @@ from sims import vanishing_gradients_noise as vn
 from theory import vanishing_gradients as th
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These networks are tiny: a second thread only adds synchronisation (and, on a busy machine, waiting)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --- sympy -------------------------------------------------------------------------------------------------
