@@ -46,7 +46,7 @@ class TrainConfig:
     beta1: float = 0.5            # 0.8
     beta2: float = 0.999          # 0.999
     g_width: int = 64             # 400
-    g_depth: int = 3              # 4 hidden layers, batch norm + ReLU
+    g_depth: int = 4              # 4 hidden layers, batch norm + ReLU
     d_width: int = 64             # 200
     d_depth: int = 3              # 3
     d_pieces: int = 0             # maxout pieces: 5 (0 = leaky ReLU, 5x cheaper)
