@@ -32,7 +32,8 @@ book: html pdf
 # The execution cache is keyed on each page's code cells only; when the packages the pages import or the
 # committed files they read (reference runs, recorded benchmark results) change, outputs could be stale, so a
 # hash of those files decides whether the cache is still valid. Sphinx's environment (.doctrees) goes too, or
-# it would keep serving the old outputs of unchanged pages.
+# it would keep serving the old outputs of unchanged pages. A change to _config.yml or _toc.yml (titles,
+# numbering) clears only Sphinx's environment: Sphinx would not re-read unchanged pages otherwise.
 html: venv
 	@mkdir -p $(BOOK)/_build
 	@src=$$({ find theory sims musicgan -name '*.py' -print0; find reference -type f -print0; \
@@ -40,6 +41,9 @@ html: venv
 	 if [ "$$(cat $(BOOK)/_build/.sources.sha 2>/dev/null)" != "$$src" ]; then \
 	   [ -d $(BOOK)/_build/.jupyter_cache ] && echo "package sources changed: clearing the execution cache" || true; \
 	   rm -rf $(BOOK)/_build/.jupyter_cache $(BOOK)/_build/.doctrees; echo "$$src" > $(BOOK)/_build/.sources.sha; fi
+	@cfg=$$(cat $(BOOK)/_config.yml $(BOOK)/_toc.yml | sha256sum | cut -c1-16); \
+	 if [ "$$(cat $(BOOK)/_build/.config.sha 2>/dev/null)" != "$$cfg" ]; then \
+	   rm -rf $(BOOK)/_build/.doctrees; echo "$$cfg" > $(BOOK)/_build/.config.sha; fi
 	$(JB) build $(BOOK) $(JB_FLAGS)
 
 pdf: venv
