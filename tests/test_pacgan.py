@@ -115,7 +115,7 @@ def test_r1_penalty_is_the_input_gradient_of_each_members_own_packs():
         pacgan.train_step(fresh, z, real)[0], rel=1e-6)
 
 
-def test_r1_gamma_must_not_be_negative():
+def test_r1_settings_are_validated():
     with pytest.raises(ValueError, match="r1_gamma"):
         init_group(replace(TINY, r1_gamma=-1.0), ["ring"], [0])
     with pytest.raises(ValueError, match="r1_every"):
