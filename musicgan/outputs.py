@@ -56,8 +56,8 @@ def _refuse_inputs(path: Path, inputs: Iterable, what: str) -> None:
     for item in inputs:
         item = Path(item).expanduser()
         if item.exists() and same_or_inside(path, item):
-            kind = "the input folder" if item.is_dir() else "an input"
-            raise OutputPathError(f"refusing to write {what} {path}: it is {kind} {item} (choose another --out)")
+            kind = f"lies in the input folder {item}" if item.is_dir() else f"is the input {item}"
+            raise OutputPathError(f"refusing to write {what} {path}: it {kind} (choose another --out)")
 
 
 def check_output_file(path, *, what: str, inputs: Iterable = (), is_own: Callable[[Path], bool] | None = None) -> Path:
@@ -80,11 +80,13 @@ def check_output_file(path, *, what: str, inputs: Iterable = (), is_own: Callabl
     return path
 
 
-def check_output_folder(folder, names: Iterable[str], *, what: str, inputs: Iterable = ()) -> Path:
+def check_output_folder(folder, names: Iterable[str], *, what: str, inputs: Iterable = (),
+                        tracked_ok: bool = False) -> Path:
     """Return ``folder`` once the files ``names`` may be written in it; else OutputPathError.
 
     Refused: a path that is a file, under a file or not writable; ``folder`` inside one of ``inputs``; an
-    existing ``folder/name`` that git tracks, is a folder or is one of ``inputs``.
+    existing ``folder/name`` that is a folder, is one of ``inputs`` or (unless ``tracked_ok``, as for a
+    committed run that training resumes) that git tracks.
     """
     folder = Path(folder).expanduser()
     resolved = folder.resolve()
@@ -95,7 +97,7 @@ def check_output_folder(folder, names: Iterable[str], *, what: str, inputs: Iter
         _refuse_inputs(target, inputs, what)
         if target.is_dir():
             raise OutputPathError(f"cannot write {what} {folder / name}: it is a folder")
-        if target.exists() and is_tracked(target):
+        if not tracked_ok and target.exists() and is_tracked(target):
             raise OutputPathError(f"refusing to replace {folder / name}: git tracks it (choose another --out)")
     _writable_parent(resolved / "x", what)
     return folder
