@@ -213,9 +213,9 @@ def _check_downmix(channel_energy: np.ndarray, mono_energy: float) -> None:
     """AudioReadError when mixing to mono cancels the sound (channels in anti-phase)."""
     loudest = float(channel_energy.max()) if channel_energy.size else 0.0
     if channel_energy.size > 1 and loudest > 0 and mono_energy < loudest * 10 ** (CANCEL_DB / 10):
-        drop = 10 * np.log10(loudest / max(mono_energy, 1e-300))
-        raise AudioReadError(f"the channels cancel when mixed to mono: the mix is {min(drop, 999):.0f} dB below "
-                             "the loudest channel (channels in anti-phase?)")
+        level = (f"{10 * np.log10(loudest / mono_energy):.0f} dB below the loudest channel" if mono_energy > 0
+                 else "silent")
+        raise AudioReadError(f"the channels cancel when mixed to mono: the mix is {level} (channels in anti-phase?)")
 
 
 def _load_fallback(path: Path, sample_rate: int, reason: str) -> np.ndarray:
