@@ -178,7 +178,9 @@ def run(args) -> int:
         if args.out:
             from musicgan.outputs import check_output_file
 
-            check_output_file(args.out, what="JSON report", inputs=runs.values(), is_own=_is_report)
+            inputs = [q for r in runs.values() for q in ((r / "generator.pt", r / "checkpoints", r / "config.json")
+                                                         if r.is_dir() else (r,))]
+            check_output_file(args.out, what="JSON report", inputs=inputs, is_own=_is_report, tracked_ok=True)
         report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio)
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)

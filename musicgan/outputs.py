@@ -60,11 +60,13 @@ def _refuse_inputs(path: Path, inputs: Iterable, what: str) -> None:
             raise OutputPathError(f"refusing to write {what} {path}: it {kind} (choose another --out)")
 
 
-def check_output_file(path, *, what: str, inputs: Iterable = (), is_own: Callable[[Path], bool] | None = None) -> Path:
+def check_output_file(path, *, what: str, inputs: Iterable = (), is_own: Callable[[Path], bool] | None = None,
+                      tracked_ok: bool = False) -> Path:
     """Return ``path`` (expanded) once it is safe to write the file ``what`` there; else OutputPathError.
 
     Refused: an existing folder; a path under a file or in a folder without write permission; ``path`` equal
-    to, or inside, one of ``inputs``; an existing file that git tracks or for which ``is_own`` is false.
+    to, or inside, one of ``inputs``; an existing file for which ``is_own`` is false or (unless ``tracked_ok``,
+    as for a committed report that is regenerated) that git tracks.
     """
     path = Path(path).expanduser()
     resolved = path.resolve()
@@ -72,7 +74,7 @@ def check_output_file(path, *, what: str, inputs: Iterable = (), is_own: Callabl
         raise OutputPathError(f"cannot write {what} {path}: it is a folder; give a file name")
     _refuse_inputs(resolved, inputs, what)
     if resolved.exists():
-        if is_tracked(resolved):
+        if not tracked_ok and is_tracked(resolved):
             raise OutputPathError(f"refusing to replace {path}: git tracks it (choose another --out)")
         if is_own is None or not is_own(resolved):
             raise OutputPathError(f"refusing to replace {path}: it exists and is not a {what} (choose another --out)")

@@ -274,7 +274,8 @@ def _checked_run_folder(out_dir: Path, cfg: RunConfig) -> Path:
     check_output_folder(out_dir, ("config.json", "run_info.json", "generator.pt"), what="run files", inputs=data,
                         tracked_ok=True)
     if out_dir.is_dir() and not (out_dir / "config.json").is_file():
-        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in RUN_FILES and not p.name.startswith("."))
+        own = {*RUN_FILES, *(d.name for d in data if d.resolve().parent == out_dir.resolve())}   # its data set
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in own and not p.name.startswith("."))
         if foreign:
             raise OutputPathError(f"refusing to train into {out_dir}: it holds other files ({', '.join(foreign[:3])}"
                                   f"{' ...' if len(foreign) > 3 else ''}) and is not a run folder; choose another --out")

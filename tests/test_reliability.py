@@ -409,3 +409,15 @@ def test_a_nan_at_step_0_says_no_checkpoint_was_written(tmp_path, monkeypatch):
         train(apply_overrides(preset("tiny"), QUIET), tmp_path / "run", log=lambda m: None)
     assert "at step 0" in str(info.value) and "No checkpoint had been written yet" in str(info.value)
     assert "None" not in str(info.value)
+
+
+def test_evaluate_may_replace_its_own_committed_report_but_not_a_run_file(tmp_run, tmp_path, capsys):
+    report = tmp_run / "report.json"
+    report.write_text(json.dumps({"settings": {}, "rows": {}}))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_run, check=True)
+    subprocess.run(["git", "add", "report.json"], cwd=tmp_run, check=True)
+    assert main(["evaluate", "--run", str(tmp_run), "-n", "16", "--k", "4", "--n-audio", "1", "--out", str(report)]) == 0
+    assert set(json.loads(report.read_text())["rows"]) >= {"run", "held-out real"}
+    before = (tmp_run / "config.json").read_bytes()
+    assert main(["evaluate", "--run", str(tmp_run), "--out", str(tmp_run / "config.json")]) == 2
+    assert "is the input" in capsys.readouterr().err and (tmp_run / "config.json").read_bytes() == before
