@@ -9,9 +9,11 @@ cannot be read, is empty, or is not audio is named with the reason and skipped; 
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -159,7 +161,8 @@ def load_mono(path, sample_rate: int) -> np.ndarray:
     if _looks_like_text(head):
         raise AudioReadError(f"not audio: the file holds text (it begins {head[:20].decode('utf-8', 'replace')!r})")
     try:
-        audio = _load_soundfile(path, sample_rate)
+        with _quiet_native_stderr():
+            audio = _load_soundfile(path, sample_rate)
     except AudioReadError:
         raise
     except Exception as err:
@@ -169,11 +172,31 @@ def load_mono(path, sample_rate: int) -> np.ndarray:
         if suffix != ".mp3" and shutil.which("ffmpeg") is None:
             raise AudioReadError(f"cannot decode {suffix} files: they need ffmpeg, which is not installed "
                                  "(e.g. apt-get install ffmpeg)") from None
-        audio = _load_fallback(path, sample_rate, reason=reason)
+        with _quiet_native_stderr():
+            audio = _load_fallback(path, sample_rate, reason=reason)
     if audio.size == 0:
         raise AudioReadError("no audio samples in the file")
     _check_samples(audio)
     return audio
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence file descriptor 2 while a C decoder runs: libsndfile's mp3 decoder (mpg123) prints notes such as
+    "Illegal Audio-MPEG-Header" there, which would bury the one-line reason we give."""
+    sys.stderr.flush()
+    try:
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _check_samples(samples: np.ndarray) -> None:
@@ -266,7 +289,8 @@ def _why_no_clips(audio: np.ndarray, clip_samples: int, silence_db: float) -> st
 def iter_folder_clips(folder, sample_rate: int, clip_samples: int, hop_samples: int, *,
                       silence_db: float = SILENCE_DB, report: ReadReport | None = None,
                       log: Callable[[str], None] = print,
-                      load: Callable[[Path, int], np.ndarray] | None = None) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+                      load: Callable[[Path, int], np.ndarray] | None = None,
+                      ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Yield ``(relative path, clips, starts)`` for every readable file under ``folder``.
 
     ``load(path, sample_rate)`` decodes one file to mono audio or raises AudioReadError (default

@@ -219,7 +219,8 @@ def render_midi_file(path, fs: int, renderer: str = "harmonic", soundfont=None) 
             raise AudioReadError(f"cannot open: {(err.strerror or str(err)).lower()}") from None
         raise AudioReadError(f"not a readable MIDI file: {' '.join(str(err).split()) or type(err).__name__}") from None
     except Exception as err:                          # mido/pretty_midi raise EOFError, KeyError, ValueError, ...
-        raise AudioReadError(f"not a readable MIDI file: {type(err).__name__} {' '.join(str(err).split())}".rstrip()) from None
+        detail = f"{type(err).__name__} {' '.join(str(err).split())}".rstrip()
+        raise AudioReadError(f"not a readable MIDI file: {detail}") from None
     if not any(inst.notes for inst in midi.instruments if not inst.is_drum):
         raise AudioReadError("the MIDI file holds no pitched note")
     audio = synthesize_harmonic(midi, fs) if renderer == "harmonic" else render_fluidsynth(midi, fs, soundfont)

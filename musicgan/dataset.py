@@ -345,7 +345,8 @@ def build_folder_set(folder, out, cfg: MelConfig, *, clip_hop_frames: int | None
     """
     folder = Path(folder).resolve()
     hop_frames = cfg.clip_frames - 1 if clip_hop_frames is None else check_int(clip_hop_frames, "clip_hop_frames", low=1)
-    source = {"kind": "folder", "path": str(folder)} if midi is None else {"kind": "midi-folder", "path": str(folder), **midi}
+    source = ({"kind": "folder", "path": str(folder)} if midi is None
+              else {"kind": "midi-folder", "path": str(folder), **midi})
     params = {"format_version": FORMAT_VERSION, "mel": cfg.to_dict(), "clip_hop_samples": hop_frames * cfg.hop_length,
               "silence_db": float(silence_db), "source": source}
     report, acc = ReadReport(), MelAccumulator(cfg)

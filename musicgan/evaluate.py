@@ -96,7 +96,9 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
     started = time.perf_counter()
     gens = {label: _load(load_generator, Path(path)) for label, path in runs.items()}
     cfg = next(iter(gens.values()))[1]
-    prepared = load_data(cfg.data) if prepared is None else prepared
+    first = Path(next(iter(runs.values())))
+    run_dir = first.parent.parent if first.suffix == ".pt" else first         # relative data.source lives here
+    prepared = load_data(cfg.data, run_dir=run_dir) if prepared is None else prepared
     train_idx, held_idx = split_data(prepared, cfg.data)
     check_clip_counts(len(train_idx), len(held_idx), n, k)
     rng = np.random.default_rng(seed)

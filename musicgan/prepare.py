@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--out", type=Path, help="output .npz file (default: a cache file under "
                      f"{default_cache_dir()} named after the parameters)")
     src.add_argument("--renderer", choices=RENDERERS, default="harmonic",
-                     help="how chorales and MIDI files become audio: pip-only harmonic synthesis, or fluidsynth + a soundfont")
+                     help="how chorales and MIDI files become audio: pip-only harmonic synthesis, "
+                     "or fluidsynth + a soundfont")
     src.add_argument("--soundfont", type=Path, help="General MIDI .sf2 for --renderer fluidsynth")
     mel = parser.add_argument_group("mel spectrogram (defaults give 64 x 64 clips of 1.008 s)")
     mel.add_argument("--sample-rate", type=int, default=DEFAULTS.sample_rate, help="Hz (default %(default)s)")
@@ -80,9 +81,11 @@ def _is_prepared(path: Path) -> bool:
     return True
 
 
-def _checked_out(out: Path, inputs=()) -> Path:
-    """``out`` once it is safe to write a prepared set there (checked before any work; see musicgan.outputs)."""
-    return check_output_file(out, what="prepared data set", inputs=inputs, is_own=_is_prepared)
+def _checked_out(given: Path | None, default: Path, inputs=()) -> Path:
+    """The output path once it is safe to write a prepared set there (checked before any work; see
+    musicgan.outputs). A file at the default cache path is ours, damaged or not, and may be rebuilt."""
+    is_own = _is_prepared if given is not None else (lambda path: True)
+    return check_output_file(given or default, what="prepared data set", inputs=inputs, is_own=is_own)
 
 
 def _soundfont(args) -> Path | None:
@@ -100,8 +103,8 @@ def _soundfont(args) -> Path | None:
 def _prepare_chorales(args, cfg: MelConfig, log) -> Path:
     soundfont = _soundfont(args)
     params = default_params(cfg, args.renderer, args.clip_hop_frames, args.silence_db, soundfont=soundfont)
-    out = _checked_out(args.out or default_set_path(params), inputs=[soundfont] if soundfont else [])
-    if out.is_file() and not args.force and read_params(out) == params:
+    out = _checked_out(args.out, default_set_path(params), inputs=[soundfont] if soundfont else [])
+    if out.is_file() and not args.force and _is_prepared(out) and read_params(out) == params:
         log(f"up to date: {out} (use --force to rebuild)")
         return out
     return build_chorale_set(out, params, workers=args.workers, progress=not args.no_progress, log=log)
@@ -114,7 +117,7 @@ def _prepare_folder(args, cfg: MelConfig, log) -> Path:
                                  f"{display_name(str(folder))!r} is not a folder")
     kind = "folder" if args.audio_dir else "midi"
     soundfont = None if args.audio_dir else _soundfont(args)
-    out = _checked_out(args.out or default_cache_dir() / f"{kind}-{folder.resolve().name or 'root'}.npz",
+    out = _checked_out(args.out, default_cache_dir() / f"{kind}-{folder.resolve().name or 'root'}.npz",
                        inputs=[folder, *([soundfont] if soundfont else [])])
     midi = None if args.audio_dir else {"renderer": args.renderer,
                                           "soundfont": None if soundfont is None else str(soundfont)}

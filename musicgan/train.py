@@ -116,7 +116,8 @@ class Trainer:
             self._resume()
 
     def _load_clips(self) -> None:
-        prepared = load_data(self.cfg.data, progress=self.rank == 0 and self.cfg.train.progress)
+        prepared = load_data(self.cfg.data, progress=self.rank == 0 and self.cfg.train.progress,
+                             run_dir=self.out_dir)
         train_idx, _ = split_data(prepared, self.cfg.data)
         self.mel_config, self.normalizer = prepared.mel_config, prepared.normalizer
         clips = prepared.normalizer.normalize(prepared.mels[train_idx])
@@ -277,8 +278,9 @@ def _checked_run_folder(out_dir: Path, cfg: RunConfig) -> Path:
         own = {*RUN_FILES, *(d.name for d in data if d.resolve().parent == out_dir.resolve())}   # its data set
         foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in own and not p.name.startswith("."))
         if foreign:
-            raise OutputPathError(f"refusing to train into {out_dir}: it holds other files ({', '.join(foreign[:3])}"
-                                  f"{' ...' if len(foreign) > 3 else ''}) and is not a run folder; choose another --out")
+            listed = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise OutputPathError(f"refusing to train into {out_dir}: it holds other files ({listed}) and is not "
+                                  "a run folder; choose another --out")
     return out_dir
 
 

@@ -260,7 +260,8 @@ def test_a_truncated_generator_falls_back_to_a_checkpoint(tmp_run):
 # 5. Config values are checked for type and range; an unknown preset lists the valid ones.
 
 @pytest.mark.parametrize("values, message", [
-    ({"preset": "tinny"}, "unknown preset 'tinny'; valid presets: tiny, cpu, gpu"),
+    ({"preset": "tinny", "data": {"source": "synthetic"}, "train": {"steps": 1, "progress": False}},
+     "unknown preset 'tinny'; valid presets: tiny, cpu, gpu"),
     ({"preset": "tiny", "train": {"steps": True}}, "train.steps must be an integer, got True"),
     ({"preset": "tiny", "train": {"progress": 5}}, "train.progress must be true or false, got 5"),
     ({"preset": "tiny", "optim": {"lr_g": "fast"}}, "optim.lr_g must be a number, got 'fast'"),
@@ -421,3 +422,21 @@ def test_evaluate_may_replace_its_own_committed_report_but_not_a_run_file(tmp_ru
     before = (tmp_run / "config.json").read_bytes()
     assert main(["evaluate", "--run", str(tmp_run), "--out", str(tmp_run / "config.json")]) == 2
     assert "is the input" in capsys.readouterr().err and (tmp_run / "config.json").read_bytes() == before
+
+
+def test_decoder_noise_does_not_bury_the_reason(tmp_path):
+    """libsndfile's mp3 decoder prints "Note: Illegal Audio-MPEG-Header ..." on file descriptor 2."""
+    import sys
+    from pathlib import Path
+
+    folder = tmp_path / "D"
+    folder.mkdir()
+    (folder / "noise.mp3").write_bytes(np.random.default_rng(0).integers(1, 256, 5000, dtype=np.uint8).tobytes())
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "musicgan", "prepare", "--audio-dir", str(folder), "--out",
+                           str(tmp_path / "x.npz"), "--no-progress"], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["skipped noise.mp3: cannot decode: Format not recognised.",
+                                        f"error: no clips from {folder}: files read: 0; files skipped: 1; "
+                                        "clips made: 0"]
