@@ -9,12 +9,12 @@ checks the summary line, the reason given for each skipped entry, and that every
 import errno
 import hashlib
 import os
+import shutil
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from musicgan import audio as audio_module
 from musicgan.__main__ import main
 from musicgan.dataset import load_prepared
 
@@ -116,8 +116,8 @@ def hostile(tmp_path, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(audio_module.os, "scandir", scandir)
-    monkeypatch.setattr(audio_module.shutil, "which", lambda name: None)    # the same answer with or without ffmpeg
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(shutil, "which", lambda name: None)    # the same answer with or without ffmpeg
     return root
 
 

@@ -112,7 +112,7 @@ def test_an_unreadable_sub_folder_is_named(tmp_path, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(audio_module.os, "scandir", scandir)
+    monkeypatch.setattr(os, "scandir", scandir)
     report, messages = ReadReport(), []
     list(iter_folder_clips(folder, 16000, CFG.clip_samples, CFG.clip_samples, report=report, log=messages.append))
     assert report.skipped == [("locked", "cannot open folder: permission denied")]
@@ -353,7 +353,7 @@ def test_skip_reasons_are_true(tmp_path, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(audio_module, "open", guarded_open, raising=False)
-    monkeypatch.setattr(audio_module.shutil, "which", lambda name: None)    # no ffmpeg on this machine
+    monkeypatch.setattr(shutil, "which", lambda name: None)    # no ffmpeg on this machine
     report = ReadReport()
     list(iter_folder_clips(folder, 16000, CFG.clip_samples, CFG.clip_samples, report=report, log=lambda m: None))
     assert dict(report.skipped) == {
