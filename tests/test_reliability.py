@@ -9,11 +9,13 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from musicgan import audio as audio_module
 from musicgan.__main__ import main
@@ -121,19 +123,17 @@ def test_an_unreadable_sub_folder_is_named(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to drop to nobody")
 def test_an_unreadable_sub_folder_is_named_for_a_real_unprivileged_user(tmp_path):
-    import tempfile
-
     base = tempfile.mkdtemp(prefix="musicgan-perm-", dir="/tmp")
     try:
         os.chmod(base, 0o777)
-        folder = _two_wavs(__import__("pathlib").Path(base) / "D")
+        folder = _two_wavs(Path(base) / "D")
         (folder / "locked").mkdir(mode=0o000)
         for p in [folder, *folder.iterdir()]:
             os.chmod(p, 0o000 if p.name == "locked" else 0o755 if p.is_dir() else 0o644)
         code = ("import sys; from musicgan.audio import ReadReport, iter_folder_clips as it; r = ReadReport(); "
                 f"list(it({str(folder)!r}, 16000, 16128, 16128, report=r, log=lambda m: None)); print(r.skipped)")
-        root = __import__("pathlib").Path(__file__).resolve().parents[1]
-        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", os.sys.executable,
+        root = Path(__file__).resolve().parents[1]
+        done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
                                "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "PYTHONPATH": str(root), "HOME": base})
         if done.returncode != 0:
@@ -426,9 +426,6 @@ def test_evaluate_may_replace_its_own_committed_report_but_not_a_run_file(tmp_ru
 
 def test_decoder_noise_does_not_bury_the_reason(tmp_path):
     """libsndfile's mp3 decoder prints "Note: Illegal Audio-MPEG-Header ..." on file descriptor 2."""
-    import sys
-    from pathlib import Path
-
     folder = tmp_path / "D"
     folder.mkdir()
     (folder / "noise.mp3").write_bytes(np.random.default_rng(0).integers(1, 256, 5000, dtype=np.uint8).tobytes())
