@@ -223,7 +223,10 @@ def render_midi_file(path, fs: int, renderer: str = "harmonic", soundfont=None) 
         raise AudioReadError(f"not a readable MIDI file: {detail}") from None
     if not any(inst.notes for inst in midi.instruments if not inst.is_drum):
         raise AudioReadError("the MIDI file holds no pitched note")
-    audio = synthesize_harmonic(midi, fs) if renderer == "harmonic" else render_fluidsynth(midi, fs, soundfont)
+    try:
+        audio = synthesize_harmonic(midi, fs) if renderer == "harmonic" else render_fluidsynth(midi, fs, soundfont)
+    except (subprocess.SubprocessError, OSError) as err:          # fluidsynth failed on this file
+        raise AudioReadError(f"fluidsynth could not render it: {' '.join(str(err).split())[:100]}") from None
     return audio.astype(np.float32)
 
 

@@ -1,6 +1,7 @@
 """Issue 13, item 6: ``prepare --midi-dir`` renders a folder of MIDI files as the chorales are rendered and cuts
 clips as for audio; every MIDI file that cannot be read is named with its reason and skipped."""
 import hashlib
+import shutil
 
 import numpy as np
 import pretty_midi
@@ -8,7 +9,7 @@ import pytest
 
 from musicgan.__main__ import main
 from musicgan.audio import clip_audio
-from musicgan.chorales import render_midi_file, synthesize_harmonic
+from musicgan.chorales import find_soundfont, render_midi_file, synthesize_harmonic
 from musicgan.dataset import clip_source_audio, load_prepared
 from musicgan.mel import MelConfig, log_mel_spectrogram
 
@@ -86,3 +87,29 @@ def test_prepare_midi_dir_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:                 # one source at a time
         main(["prepare", "--midi-dir", str(folder), "--audio-dir", str(folder)])
     assert info.value.code == 2
+
+
+@pytest.mark.skipif(find_soundfont() is None or shutil.which("fluidsynth") is None,
+                    reason="needs the fluidsynth program and a General MIDI soundfont")
+def test_prepare_midi_dir_with_fluidsynth(midi_folder, tmp_path, capsys):
+    out = tmp_path / "fs.npz"
+    assert main(["prepare", "--midi-dir", str(midi_folder), "--renderer", "fluidsynth", "--out", str(out),
+                 "--no-progress"]) == 0
+    prepared = load_prepared(out)
+    assert prepared.params["source"]["renderer"] == "fluidsynth" and prepared.params["source"]["soundfont"]
+    assert set(prepared.sources) == {"scale.mid", "sub/arpeggio.midi"} and np.isfinite(prepared.mels).all()
+    assert "files read: 2; files skipped: 5" in capsys.readouterr().out
+
+
+def test_a_file_fluidsynth_fails_on_is_named_not_fatal(midi_folder, monkeypatch):
+    import subprocess
+
+    from musicgan import chorales
+    from musicgan.audio import AudioReadError
+
+    def failing(midi, fs, soundfont=None):
+        raise subprocess.CalledProcessError(1, ["fluidsynth"], stderr=b"bad")
+
+    monkeypatch.setattr(chorales, "render_fluidsynth", failing)
+    with pytest.raises(AudioReadError, match=r"^fluidsynth could not render it: Command '\['fluidsynth'\]' returned"):
+        render_midi_file(midi_folder / "scale.mid", CFG.sample_rate, "fluidsynth")
