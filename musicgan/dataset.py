@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgan.audio import SILENCE_DB, ReadReport, clip_audio, display_name, iter_folder_clips, load_mono
+from musicgan.audio import SILENCE_DB, clip_audio, display_name
 from musicgan.mel import MelConfig, log_mel_spectrogram
 from sims.checks import check_int, check_positive
 from sims.seeding import as_generator
 
 __all__ = ["FORMAT_VERSION", "DATA_DIR_ENV", "Normalizer", "PreparedSet", "MelAccumulator", "save_prepared",
            "load_prepared", "read_params", "default_cache_dir", "default_params", "ensure_default_dataset",
-           "default_set_path", "build_chorale_set", "build_folder_set", "NoAudioError", "split_by_source",
+           "default_set_path", "build_chorale_set", "split_by_source",
            "clip_source_audio"]
 
 FORMAT_VERSION = 1
@@ -330,45 +330,6 @@ def _maybe_progress(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
     return tqdm(iterable, file=sys.stderr, **kwargs)
 
 
-class NoAudioError(ValueError):
-    """A folder that yielded no clip at all: nothing readable, or only silence and files shorter than a clip."""
-
-
-def build_folder_set(folder, out, cfg: MelConfig, *, clip_hop_frames: int | None = None,
-                     silence_db: float = SILENCE_DB, progress: bool = False,
-                     log: Callable[[str], None] = print, midi: dict | None = None) -> tuple[Path, ReadReport]:
-    """Prepare every audio file under ``folder`` (see :mod:`musicgan.audio`); each skip is named via ``log``.
-
-    With ``midi={"renderer": ..., "soundfont": ...}`` the folder holds MIDI files instead, each rendered as
-    the chorales are (:func:`musicgan.chorales.render_midi_file`) and cut into clips the same way.
-    Returns the written path and the per-file report; raises NoAudioError when no clip could be made.
-    """
-    folder = Path(folder).resolve()
-    hop_frames = cfg.clip_frames - 1 if clip_hop_frames is None else check_int(clip_hop_frames, "clip_hop_frames", low=1)
-    source = ({"kind": "folder", "path": str(folder)} if midi is None
-              else {"kind": "midi-folder", "path": str(folder), **midi})
-    params = {"format_version": FORMAT_VERSION, "mel": cfg.to_dict(), "clip_hop_samples": hop_frames * cfg.hop_length,
-              "silence_db": float(silence_db), "source": source}
-    report, acc = ReadReport(), MelAccumulator(cfg)
-    files = iter_folder_clips(folder, cfg.sample_rate, cfg.clip_samples, params["clip_hop_samples"],
-                              silence_db=silence_db, report=report, log=log, load=_loader(source))
-    for name, clips, starts in _maybe_progress(files, progress, unit="file"):
-        if len(clips):
-            acc.add(name, clips, starts)
-    if report.n_clips == 0:
-        raise NoAudioError(f"no clips from {display_name(str(folder))}: {report.summary()}")
-    return save_prepared(out, acc, params), report
-
-
-def _loader(source: dict) -> Callable[[Path, int], np.ndarray]:
-    """How one file of a folder source becomes mono audio: decoding, or rendering a MIDI file."""
-    if source["kind"] != "midi-folder":
-        return load_mono
-    from musicgan.chorales import render_midi_file
-
-    return lambda path, fs: render_midi_file(path, fs, source["renderer"], source.get("soundfont"))
-
-
 def default_set_path(params: dict, cache_dir=None) -> Path:
     """Where the default set with these parameters is cached: the name carries a hash of ``params``."""
     renderer = params["source"]["renderer"]
@@ -430,5 +391,7 @@ def clip_source_audio(prepared: PreparedSet, index: int) -> np.ndarray:
         path = next(p for p in chorale_paths() if p.name == name)
         audio = render_chorale(path, cfg.sample_rate, source["renderer"], source.get("soundfont"))
     else:
-        audio = _loader(source)(Path(source["path"]) / name, cfg.sample_rate)
+        from musicgan.folders import file_loader
+
+        audio = file_loader(source)(Path(source["path"]) / name, cfg.sample_rate)
     return audio[start:start + cfg.clip_samples]

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from musicgan.audio import SILENCE_DB, display_name
 from musicgan.chorales import RENDERERS, find_soundfont
-from musicgan.dataset import (NoAudioError, build_chorale_set, build_folder_set, default_cache_dir,
+from musicgan.dataset import (build_chorale_set, default_cache_dir,
                               default_params, default_set_path, load_prepared, read_params)
+from musicgan.folders import NoAudioError, build_folder_set
 from musicgan.mel import MelConfig
 from musicgan.outputs import OutputPathError, check_output_file
 
