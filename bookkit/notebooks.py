@@ -72,12 +72,12 @@ def readme(written: list[tuple[str, Path]], runs: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export(build: Path, out: Path) -> list[Path]:
+def export(build: Path, out: Path, toc: Path = ROOT / "_toc.yml") -> list[Path]:
     """Copy and check every chapter's executed notebook from ``build`` into ``out``; write ``out/README.md``."""
     executed = build / "jupyter_execute"
     if not executed.is_dir():
         raise FileNotFoundError(f"{executed} does not exist: build the book first (make book)")
-    sources = [(name, executed / f"{name}.ipynb") for name in chapters()]
+    sources = [(name, executed / f"{name}.ipynb") for name in chapters(toc)]
     sources = [(name, path) for name, path in sources if path.is_file()]
     if not sources:
         raise FileNotFoundError(f"{executed} holds no chapter notebook: build the book first (make book)")
