@@ -138,14 +138,17 @@ class Page:
                 errors.append(f"{params['entry'].get('text')} {params['entry'].get('url', '')}".strip())
         return errors
 
-    def screenshot(self, path: Path, selector: str | None = None) -> Path:
+    def screenshot(self, path: Path, selector: str | None = None, margin: float = 16.0) -> Path:
         """Save a PNG of the page (or of the first element matching ``selector``) to ``path``."""
         params = {"format": "png", "captureBeyondViewport": True}
         if selector:
             box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
                                 ".getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, "
                                 "r.width, r.height]; })()")
-            params["clip"] = dict(zip(("x", "y", "width", "height"), box), scale=1)
+            x, y, width, height = box
+            pad = min(margin, x, y)  # a little of the page around the element, never past its top-left corner
+            params["clip"] = {"x": x - pad, "y": y - pad, "width": width + 2 * pad, "height": height + 2 * pad,
+                              "scale": 1}
         data = self.browser.send("Page.captureScreenshot", self.session, **params)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))

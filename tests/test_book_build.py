@@ -182,6 +182,16 @@ def move_control(page, k: int, j: int) -> str:
         "await new Promise(r => requestAnimationFrame(() => setTimeout(r, 100))); return el.value; })()")
 
 
+def reset_controls(page, k: int) -> None:
+    """Put every control of figure ``k`` back to its starting value, so each control is tried on its own."""
+    page.evaluate(
+        f"(async () => {{ for (const el of document.querySelectorAll('.gan-explorable')[{k}]"
+        ".querySelectorAll('[data-control]')) { if (el.tagName === 'SELECT') { el.selectedIndex = "
+        "Array.from(el.options).findIndex(o => o.defaultSelected); } else { el.value = el.defaultValue; } "
+        "el.dispatchEvent(new Event('input', {bubbles: true})); } "
+        "await new Promise(r => requestAnimationFrame(() => setTimeout(r, 100))); })()")
+
+
 def exercise_page(page, name: str) -> int:
     """Change every control of every interactive figure on ``page``; return how many controls were moved."""
     count = page.evaluate("document.querySelectorAll('.gan-explorable').length")
@@ -194,6 +204,7 @@ def exercise_page(page, name: str) -> int:
         page.screenshot(SCREENSHOTS / f"{name}-{fig_id}-before.png", selector)
         for j in range(page.evaluate(f"document.querySelector('{selector}').querySelectorAll('[data-control]')"
                                      ".length")):
+            reset_controls(page, k)
             before = drawn(page, k)
             move_control(page, k, j)
             assert drawn(page, k) != before, f"{name}: control {j} of {fig_id} changed nothing drawn"
