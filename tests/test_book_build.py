@@ -150,6 +150,8 @@ def test_pdf_has_title_numbered_equations_figures_and_citations():
     assert "(1.1)" in text                      # chapter-numbered equations
     assert "Fig. 1.1" in text                   # a numbered, captioned figure
     assert "Goodfellow" in text and "Bibliography" in text
+    # each interactive figure of the HTML is a static, captioned figure in the PDF
+    assert text.count("Interactive figure.") == sum(EXPLORABLE_PAGES.values())
 
 
 # --- interactive figures (sims/interactive.py) in a real browser, offline --------------------------------
