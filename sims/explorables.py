@@ -52,7 +52,12 @@ def _line(fig, col: int, name: str, color: str, *, dash=None, mode="lines", size
 
 def bilinear_game(etas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 1.9), n_steps: int = 80, z0=(1.0, 0.0),
                   gamma: float = 1.0):
-    """min_x max_y xy: update rule and step size -> trajectory and distance to (0, 0) against rho^t."""
+    """min_x max_y xy: update rule and step size -> trajectory and distance to (0, 0) against rho^t.
+
+    One frame per rule of ``sims.saddle_dynamics.UPDATE_RULES`` and step size in ``etas``: ``n_steps`` steps from
+    ``z0`` by ``run_dynamics``, and the closed-form spectral radius of ``theory.nonconvergence``. Returns an
+    :class:`~sims.interactive.Explorable`; raises ValueError for a non-positive step size.
+    """
     fig = _two_panels({"x": _axis("x (minimising player)", range=[-2.5, 2.5]),
                        "y": _axis("y (maximising player)", range=[-2.5, 2.5])},
                       {"x": _axis("step t"), "y": _axis("distance to (0, 0)", type="log")})
@@ -97,7 +102,13 @@ DIRAC_VARIANTS = {"gan": "unregularised GAN", "nsgan": "non-saturating GAN", "wg
 
 def dirac_gan_field(strengths=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5), n_steps: int = 300,
                     h: float = dirac_gan.DEFAULTS["h"]):
-    """The Dirac-GAN: regulariser and its strength -> the vector field, a trajectory and its distance to (0, 0)."""
+    """The Dirac-GAN (Mescheder et al. 2018): regulariser and strength -> vector field, trajectory, distance.
+
+    The strength is WGAN's clip value, the instance-noise width sigma or the R1 weight gamma; the unregularised
+    and non-saturating GANs ignore it (their frames are stored once). Fields, trajectories (``n_steps``
+    simultaneous steps of size ``h`` from the paper's start) and the linearised factor come from
+    :mod:`sims.dirac_gan`. Returns an :class:`~sims.interactive.Explorable`.
+    """
     fig = _two_panels({"x": _axis("theta (generator)", range=[-2.2, 2.2]),
                        "y": _axis("psi (discriminator)", range=[-2.2, 2.2])},
                       {"x": _axis("step t"), "y": _axis("distance to (0, 0)", type="log")})
@@ -127,7 +138,12 @@ def dirac_gan_field(strengths=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5), n_steps
 
 
 def packing(ms=tuple(range(1, 9)), n_modes: int = 8):
-    """Pack size m -> TV, JS and the optimal discriminator's loss for a mode-dropping and a spreading generator."""
+    """Pack size m -> TV, JS (nats) and the optimal packed discriminator's loss, for two generators.
+
+    The generators are ``sims.product_divergences.dropped_and_off_generators(n_modes)`` (PacGAN, Lin et al.
+    2018: equal TV at m = 1); every value is an exact sum over types (``packing_curves``). Returns an
+    :class:`~sims.interactive.Explorable`; raises ValueError for an odd ``n_modes`` or one below 4.
+    """
     p, q_drop, q_off = pdv.dropped_and_off_generators(n_modes)
     curves = pdv.packing_curves(p, {"drop": q_drop, "off": q_off}, ms)
     names = {"drop": "drops a mode", "off": "spreads the error"}
@@ -158,7 +174,12 @@ def packing(ms=tuple(range(1, 9)), n_modes: int = 8):
 
 def instance_noise(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5), thetas=np.linspace(0.0, 3.0, 61),
                    mc_thetas=(0.25, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0), seed: int = 8):
-    """Noise width sigma -> noised JS(N(0, s^2), N(theta, s^2)) and the generator's gradient along theta."""
+    """Noise width sigma -> noised JS(N(0, s^2), N(theta, s^2)) in nats and the generator's gradient.
+
+    Along ``thetas`` the JS and 2 dJS/dtheta come from adaptive quadrature, at ``mc_thetas`` the gradient
+    E[theta D*(theta + eps)] / sigma^2 from Monte Carlo with seed ``seed`` (Arjovsky & Bottou 2017,
+    Corollary 3.2; :mod:`sims.vanishing_gradients_noise`). Returns an :class:`~sims.interactive.Explorable`.
+    """
     thetas = np.asarray(thetas, float)
     fig = _two_panels({"x": _axis("theta (generator's offset)"), "y": _axis("JS (nats)", range=[-0.02, 0.75])},
                       {"x": _axis("theta (generator's offset)"), "y": _axis("generator's gradient")})
@@ -213,7 +234,12 @@ def _stems(points, weights, base: float, sign: float):
 
 
 def wasserstein_pairs(shifts=np.arange(-3.0, 3.01, 0.25)):
-    """A pair of distributions and a shift of the second -> the optimal plan (ot.emd), W1 and JS."""
+    """A pair of discrete laws and a shift of the second -> the optimal plan (``ot.emd``), W1 and JS (nats).
+
+    W1 is the transport LP's value (``sims.wasserstein.w1_lp``), JS is :func:`discrete_js`; shifts should be
+    multiples of the grids' spacing (0.25) so that shifted supports can coincide. Returns an
+    :class:`~sims.interactive.Explorable`.
+    """
     shifts = [float(s) for s in shifts]
     pairs = _pairs()
     fig = _two_panels({"x": _axis("position"), "y": _axis("p (top), q shifted (bottom)", range=[-1.2, 2.3])},
