@@ -139,14 +139,16 @@ class Page:
         return errors
 
     def screenshot(self, path: Path, selector: str | None = None, margin: float = 16.0) -> Path:
-        """Save a PNG of the page (or of the first element matching ``selector``) to ``path``."""
-        params = {"format": "png", "captureBeyondViewport": True}
+        """Save a PNG of the viewport, or of the first element matching ``selector`` (scrolled into view below
+        the theme's sticky header, with ``margin`` pixels of the page around it), to ``path``."""
+        params = {"format": "png"}
         if selector:
-            box = self.evaluate(f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
-                                ".getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, "
-                                "r.width, r.height]; })()")
+            box = self.evaluate(f"(() => {{ const el = document.querySelector({json.dumps(selector)}); "
+                                "window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 100); "
+                                "const r = el.getBoundingClientRect(); "
+                                "return [r.left + scrollX, r.top + scrollY, r.width, r.height]; })()")
             x, y, width, height = box
-            pad = min(margin, x, y)  # a little of the page around the element, never past its top-left corner
+            pad = min(margin, x, y)  # never past the page's top-left corner
             params["clip"] = {"x": x - pad, "y": y - pad, "width": width + 2 * pad, "height": height + 2 * pad,
                               "scale": 1}
         data = self.browser.send("Page.captureScreenshot", self.session, **params)["data"]

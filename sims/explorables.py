@@ -29,7 +29,7 @@ def _two_panels(left: dict, right: dict, height: int = 380):
     """An empty one-row, two-column plotly figure with the axis settings ``left`` and ``right``."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.17)
     fig.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 20, "b": 50},
                       legend={"orientation": "h", "y": -0.22})
     fig.update_layout(xaxis=left["x"], yaxis=left["y"], xaxis2=right["x"], yaxis2=right["y"])
