@@ -64,7 +64,8 @@ def drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None
             seen.add(key)
             kept.append(script)
     if "script_files" in context:
-        context["script_files"] = kept
+        # in place: the list is the builder's own, and later handlers (MathJax's) still add to it
+        context["script_files"][:] = kept
 
 
 def copy_static(app, exception) -> None:
