@@ -69,7 +69,8 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)  
 lab: venv
 	JUPYTER_CONFIG_PATH=$(CURDIR)/bookkit/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH),) \
 	  $(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --ServerApp.ip=127.0.0.1 \
-	  --ServerApp.port=$(LAB_PORT) --LabApp.default_url=/lab/tree/book/optimal_discriminator.md $(LAB_ROOT_FLAG) $(LAB_FLAGS)
+	  --ServerApp.port=$(LAB_PORT) --LabApp.default_url=/lab/tree/book/optimal_discriminator.md \
+	  $(LAB_ROOT_FLAG) $(LAB_FLAGS)
 
 bench: venv
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

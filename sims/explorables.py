@@ -200,8 +200,8 @@ def instance_noise(sigmas=(0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5), thetas=np.l
                            f"without noise); gradient at theta = 1 is {grad[at_one]:.3g}, largest "
                            f"{grad.max():.3g} at theta = {thetas[np.argmax(grad)]:.2f}"}
 
-    return explorable("instance-noise", fig, [Control("sigma", "noise width sigma",
-                                                      tuple(float(s) for s in sigmas), default=_near(sigmas, 0.3))], frame)
+    control = Control("sigma", "noise width sigma", tuple(float(s) for s in sigmas), default=_near(sigmas, 0.3))
+    return explorable("instance-noise", fig, [control], frame)
 
 
 def discrete_js(x, a, y, b) -> float:
