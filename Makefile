@@ -18,7 +18,7 @@ LATEX_DEBS := latexmk texlive-latex-recommended texlive-fonts-recommended texliv
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH),)
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book html pdf test venv clean clean-cache bench
+.PHONY: book html pdf test venv clean clean-cache bench notebooks lab
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,22 @@ pdf: venv
 
 test: venv
 	$(PY) -m pytest
+
+# Every chapter's executed notebook (the run that rendered the book) and a README in one folder.
+NOTEBOOKS_OUT ?= $(BOOK)/_build/notebooks
+notebooks: venv
+	$(PY) -m bookkit.notebooks --build $(BOOK)/_build --out $(NOTEBOOKS_OUT)
+
+# JupyterLab on this machine only, chapters opening as notebooks through jupytext (the MyST pages are the
+# source; saving writes them back), kernels starting in book/ as in the build, the repository importable.
+LAB_PORT ?= 8888
+LAB_FLAGS ?=
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True,)  # CI and containers run as root
+lab: venv
+	JUPYTER_CONFIG_PATH=$(CURDIR)/bookkit/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH),) \
+	  $(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --ServerApp.ip=127.0.0.1 \
+	  --ServerApp.port=$(LAB_PORT) --LabApp.default_url=/lab/tree/book/optimal_discriminator.md \
+	  $(LAB_ROOT_FLAG) $(LAB_FLAGS)
 
 bench: venv
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

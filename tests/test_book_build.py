@@ -150,3 +150,119 @@ def test_pdf_has_title_numbered_equations_figures_and_citations():
     assert "(1.1)" in text                      # chapter-numbered equations
     assert "Fig. 1.1" in text                   # a numbered, captioned figure
     assert "Goodfellow" in text and "Bibliography" in text
+    # each interactive figure of the HTML is a static, captioned figure in the PDF
+    assert text.count("Interactive figure.") == sum(EXPLORABLE_PAGES.values())
+
+
+# --- interactive figures (sims/interactive.py) in a real browser, offline --------------------------------
+
+EXPLORABLE_PAGES = {"nonconvergence": 2, "mode_collapse": 1, "vanishing_gradients": 1, "wasserstein": 1}
+DRAWN = ("(k) => { const root = document.querySelectorAll('.gan-explorable')[k]; "
+         "return Array.from(root.querySelectorAll('.main-svg')).map(s => s.innerHTML).join('') + '|' + "
+         "root.querySelector('.gan-explorable-readout').textContent; }")
+
+
+def open_browser(tmp: Path):
+    from bookkit.browser import Browser
+
+    return Browser(chromium(), tmp / "chromium-profile")
+
+
+def drawn(page, k: int) -> str:
+    """What figure ``k`` shows: the markup of its plotly SVG layers and its read-out line."""
+    return page.evaluate(f"({DRAWN})({k})")
+
+
+def move_control(page, k: int, j: int) -> str:
+    """Move control ``j`` of figure ``k`` as a reader would (a new value, then input and change events)."""
+    return page.evaluate(
+        f"(async () => {{ const el = document.querySelectorAll('.gan-explorable')[{k}]"
+        f".querySelectorAll('[data-control]')[{j}]; const n = el.tagName === 'SELECT' ? el.options.length : "
+        "Number(el.max) + 1; el.value = String((Number(el.value) + Math.max(1, Math.floor(n / 2))) % n); "
+        "el.dispatchEvent(new Event('input', {bubbles: true})); "
+        "el.dispatchEvent(new Event('change', {bubbles: true})); "
+        "await new Promise(r => requestAnimationFrame(() => setTimeout(r, 100))); return el.value; })()")
+
+
+def reset_controls(page, k: int) -> None:
+    """Put every control of figure ``k`` back to its starting value, so each control is tried on its own."""
+    page.evaluate(
+        f"(async () => {{ for (const el of document.querySelectorAll('.gan-explorable')[{k}]"
+        ".querySelectorAll('[data-control]')) { if (el.tagName === 'SELECT') { el.selectedIndex = "
+        "Array.from(el.options).findIndex(o => o.defaultSelected); } else { el.value = el.defaultValue; } "
+        "el.dispatchEvent(new Event('input', {bubbles: true})); } "
+        "await new Promise(r => requestAnimationFrame(() => setTimeout(r, 100))); })()")
+
+
+def exercise_page(page, name: str) -> int:
+    """Change every control of every interactive figure on ``page``; return how many controls were moved."""
+    count = page.evaluate("document.querySelectorAll('.gan-explorable').length")
+    page.wait_for(f"document.querySelectorAll('.gan-explorable-live .main-svg').length >= {count}")
+    moved = 0
+    for k in range(count):
+        fig_id = page.evaluate(f"document.querySelectorAll('.gan-explorable')[{k}].id")
+        selector = f"#{fig_id}"
+        page.evaluate(f"document.querySelector('{selector}').scrollIntoView()")
+        page.screenshot(SCREENSHOTS / f"{name}-{fig_id}-before.png", selector)
+        for j in range(page.evaluate(f"document.querySelector('{selector}').querySelectorAll('[data-control]')"
+                                     ".length")):
+            reset_controls(page, k)
+            before = drawn(page, k)
+            move_control(page, k, j)
+            assert drawn(page, k) != before, f"{name}: control {j} of {fig_id} changed nothing drawn"
+            moved += 1
+        page.screenshot(SCREENSHOTS / f"{name}-{fig_id}-after.png", selector)
+    return moved
+
+
+def test_interactive_figures_respond_offline(tmp_path):
+    """Each interactive page of the built book: every control changes the drawing, the console stays clean."""
+    pages = {name: built_file(f"_build/html/book/{name}.html") for name in EXPLORABLE_PAGES}
+    with open_browser(tmp_path) as browser:
+        for name, path in pages.items():
+            page = browser.open(path.as_uri())
+            assert page.evaluate("document.querySelectorAll('.gan-explorable').length") == EXPLORABLE_PAGES[name]
+            assert exercise_page(page, name) >= EXPLORABLE_PAGES[name]
+            assert page.console_errors() == [], f"{name}: {page.console_errors()}"
+    shots = sorted(SCREENSHOTS.glob("*-explorable-*-after.png"))
+    assert len(shots) == sum(EXPLORABLE_PAGES.values())
+    assert all(shot.stat().st_size > 10_000 for shot in shots)
+
+
+def test_interactive_checks_fail_when_they_should(tmp_path):
+    """Negative controls: a control that leaves the frame as it is (the strength of the unregularised
+    Dirac-GAN) draws the same thing, a console error is caught, and without plotly.js no plot is drawn."""
+    page_path = built_file("_build/html/book/nonconvergence.html")
+    with open_browser(tmp_path) as browser:
+        page = browser.open(page_path.as_uri())
+        k = page.evaluate("Array.from(document.querySelectorAll('.gan-explorable'))"
+                          ".findIndex(e => e.id === 'explorable-dirac-gan')")
+        page.wait_for("document.querySelectorAll('.gan-explorable-live .main-svg').length >= 2")
+        page.evaluate(f"(() => {{ const s = document.querySelectorAll('.gan-explorable')[{k}]"
+                      ".querySelector('select'); s.value = '0'; s.dispatchEvent(new Event('input')); })()")
+        before = drawn(page, k)
+        move_control(page, k, 1)
+        assert drawn(page, k) == before
+        page.evaluate("console.error('negative control')")
+        assert page.console_errors() == ["negative control"]
+    copy = tmp_path / "html"
+    shutil.copytree(page_path.parents[1], copy, ignore=shutil.ignore_patterns("mathjax", "_images"))
+    (copy / "_static" / "plotly.min.js").unlink()
+    with open_browser(tmp_path) as browser:
+        page = browser.open((copy / "book" / "nonconvergence.html").as_uri())
+        assert page.evaluate("document.querySelectorAll('.gan-explorable-live').length") == 0
+        assert page.evaluate("document.querySelectorAll('.gan-explorable-plot img').length") == 2
+        assert any("plotly.min.js" in error for error in page.console_errors())
+
+
+def test_book_pages_stay_small_and_load_plotly_once():
+    """The largest HTML page stays under 5 MB; plotly.js is served from _static, never inlined or from a CDN."""
+    html_dir = built_file("_build/html/index.html").parent
+    pages = list(html_dir.rglob("*.html"))
+    assert max(p.stat().st_size for p in pages) < 5_000_000
+    for name in EXPLORABLE_PAGES:
+        text = (html_dir / "book" / f"{name}.html").read_text()
+        assert text.count("_static/plotly.min.js") == 1
+        assert "cdn.plot.ly" not in text and "Plotly.newPlot" not in text
+    assert "plotly.min.js" not in (html_dir / "book" / "music_data.html").read_text()
+    assert (html_dir / "_static" / "plotly.min.js").stat().st_size > 1_000_000

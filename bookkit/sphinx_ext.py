@@ -1,0 +1,94 @@
+"""Sphinx extension of the book (listed in ``_config.yml``).
+
+- Interactive figures (:mod:`sims.interactive`): ``plotly.min.js`` from the installed plotly package and
+  ``gan_explorable.js``/``.css`` are copied once into the HTML's ``_static`` and loaded only by the pages that
+  hold an interactive figure. Nothing is fetched from a CDN, and no page inlines plotly.js.
+- Executed notebooks: the notebook that myst-nb executed (or took from the execution cache) to render a page,
+  ``_build/jupyter_execute/<page>.ipynb``, is copied next to the page's sources as ``_sources/<page>.ipynb``
+  and offered as ".ipynb" in the page's download menu (sphinx-book-theme's ``ipynb_source`` button).
+- Two console errors of the theme stack are avoided: repeated script entries are dropped (see
+  :func:`drop_repeated_scripts`) and a first visit starts in the "auto" colour mode (``FIRST_VISIT_MODE``).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = ("gan_explorable.js", "gan_explorable.css")
+MARKER = 'class="gan-explorable"'
+
+
+def plotly_js() -> Path:
+    """The plotly.min.js shipped inside the installed plotly Python package (the version it was tested with)."""
+    import plotly
+
+    path = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: reinstall plotly (pip install -r requirements.txt)")
+    return path
+
+
+def _html_builder(app) -> bool:
+    return app.builder.format == "html"
+
+
+def offer_executed_notebook(app, pagename, templatename, context, doctree) -> None:
+    """Copy the executed notebook of ``pagename`` into ``_sources`` and announce it to the theme."""
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if doctree is None or not executed.is_file():
+        return
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(executed, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
+def load_explorable_assets(app, pagename, templatename, context, doctree) -> None:
+    """Load plotly.js and the controller on the pages (and only those) that hold an interactive figure."""
+    if MARKER in context.get("body", ""):
+        app.add_js_file("plotly.min.js", priority=600)
+        app.add_js_file("gan_explorable.js", priority=601)
+        app.add_css_file("gan_explorable.css")
+
+
+def drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Keep the first of identical script entries: sphinx-thebe's and sphinx-togglebutton's inline settings reach
+    every page twice under jupyter-book 1.0.4, and the second ``const THEBE_JS_URL`` is a SyntaxError that
+    every page would log in the browser's console."""
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        name = getattr(script, "filename", script) or ""  # the same inline script comes as None and as ""
+        key = (str(name), tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    if "script_files" in context:
+        # in place: the list is the builder's own, and later handlers (MathJax's) still add to it
+        context["script_files"][:] = kept
+
+
+def copy_static(app, exception) -> None:
+    if exception is not None or not _html_builder(app):
+        return
+    static = Path(app.outdir) / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(plotly_js(), static / "plotly.min.js")
+    for name in ASSETS:
+        shutil.copy2(STATIC / name, static / name)
+
+
+# pydata-sphinx-theme 0.15 reads the colour mode from localStorage, finds "" on a reader's first visit and logs
+# "Got invalid theme mode" before falling back to "auto"; start from "auto" directly (its deferred script runs
+# after this one).
+FIRST_VISIT_MODE = 'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'
+
+
+def setup(app):
+    app.add_js_file(None, body=FIRST_VISIT_MODE, priority=100)
+    # before sphinx-book-theme builds its header buttons (priority 501), which read ``ipynb_source``
+    app.connect("html-page-context", offer_executed_notebook, priority=400)
+    app.connect("html-page-context", load_explorable_assets, priority=400)
+    app.connect("html-page-context", drop_repeated_scripts, priority=450)
+    app.connect("build-finished", copy_static)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
