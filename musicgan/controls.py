@@ -54,11 +54,13 @@ def scramble_pitches(midi, rng, *, low: int = -6, high: int = 5):
     return out
 
 
-def shaped_noise(audio, n: int, n_samples: int, rng, *, n_fft: int = 1024) -> np.ndarray:
+def shaped_noise(audio, n: int, n_samples: int, rng, *, n_fft: int = 256) -> np.ndarray:
     """``n`` noise signals ``(n, n_samples)`` float32 with the average power spectrum of ``audio``.
 
-    ``audio``: ``(..., samples)`` real music; its Welch power spectrum (scipy, Hann windows of ``n_fft``)
-    shapes white Gaussian noise in the frequency domain. Each signal is scaled to the RMS of ``audio``.
+    ``audio``: ``(..., samples)`` real music; its Welch power spectrum (scipy, Hann windows of ``n_fft``
+    samples: 62.5 Hz resolution at 16 kHz by default, too coarse to carry the music's notes, so the noise has
+    the music's spectral envelope but no pitch) shapes white Gaussian noise in the frequency domain. Each signal
+    is scaled to the RMS of ``audio``.
     """
     import scipy.signal
 
