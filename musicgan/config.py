@@ -18,7 +18,7 @@ from pathlib import Path
 from sims.checks import check_choice, check_int, check_positive
 
 __all__ = ["DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig", "RunConfig",
-           "PRESETS", "preset", "load_config", "apply_overrides", "save_config"]
+           "PRESETS", "preset", "load_config", "migrate_saved", "apply_overrides", "save_config"]
 
 GENERATORS = ("conv", "lstm", "gru")
 DISCRIMINATORS = ("conv", "lstm", "gru")
@@ -31,10 +31,12 @@ class DataConfig:
 
     ``source`` is ``"chorales"`` (the bundled Bach set, built and cached on first use),
     ``"synthetic"`` (random harmonic notes rendered on the fly; for tests) or a path to a
-    prepared data set file. The split is by piece, so no held-out clip shares a piece with
-    a training clip.
+    prepared data set file. ``mel`` names the mel representation the chorales are prepared
+    with (a prepared file carries its own). The split is by piece, so no held-out clip shares a
+    piece with a training clip.
     """
     source: str = "chorales"
+    mel: str = "pitch192"             # representation of the bundled chorales: a name in musicgan.mel.MEL_PRESETS
     held_out_fraction: float = 0.1
     split_seed: int = 0
     synthetic_clips: int = 256        # clips made when source == "synthetic"
@@ -42,6 +44,9 @@ class DataConfig:
     synthetic_size: int = 64          # mel bands = frames per clip of the synthetic set
 
     def __post_init__(self):
+        from musicgan.mel import MEL_PRESETS
+
+        check_choice(self.mel, "data.mel", tuple(MEL_PRESETS))
         check_positive(self.held_out_fraction, "data.held_out_fraction")
         if self.held_out_fraction >= 1:
             raise ValueError(f"data.held_out_fraction must be < 1, got {self.held_out_fraction}")
@@ -254,13 +259,28 @@ def _read_file(path: Path) -> dict:
         raise ValueError(f"cannot parse config file {path}: {err}") from None
 
 
-def load_config(name_or_file: str, overrides: list[str] | None = None) -> RunConfig:
-    """Resolve a preset name or a ``.json``/``.toml`` file (keys override its ``preset``), then overrides."""
+def migrate_saved(values: dict) -> dict:
+    """A run's saved config (``config.json`` or the one inside ``generator.pt``) brought to today's fields.
+
+    Runs saved before ``data.mel`` existed were trained on the 64-band representation, so their data section
+    gets ``mel = "legacy64"``; the default for new runs is the 192-band one.
+    """
+    values = json.loads(json.dumps(values))
+    data = values.setdefault("data", {})
+    data.setdefault("mel", "legacy64")
+    return values
+
+
+def load_config(name_or_file: str, overrides: list[str] | None = None, *, saved: bool = False) -> RunConfig:
+    """Resolve a preset name or a ``.json``/``.toml`` file (keys override its ``preset``), then overrides.
+
+    ``saved=True`` reads a run's own ``config.json`` (see :func:`migrate_saved`)."""
     path = Path(name_or_file)
     if name_or_file in PRESETS:
         config = preset(name_or_file)
     elif path.suffix in (".json", ".toml") and path.is_file():
         values = _read_file(path)
+        values = migrate_saved(values) if saved else values
         base = values.pop("preset", values.get("name", "cpu"))
         config = _merge(preset(base if base in PRESETS else "cpu"), values, prefix="")
     else:

@@ -290,7 +290,7 @@ def run(args) -> int:
     try:
         if args.config is None and not (args.resume and args.out):
             raise ValueError("--config is required (unless --resume with --out)")
-        cfg = load_config(args.config or str(args.out / "config.json"), args.set)
+        cfg = load_config(args.config or str(args.out / "config.json"), args.set, saved=args.config is None)
         out = args.out or Path("runs") / f"{cfg.name}-{cfg.model.generator}"
         facts = train(cfg, out, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
     except NonFiniteLossError as err:
