@@ -130,7 +130,8 @@ class TrainConfig:
     image_every: int = 500            # spectrogram images and audio to TensorBoard
     checkpoint_every: int = 500
     keep_checkpoints: int = 2         # older checkpoints are deleted
-    griffin_lim_iters: int = 32       # for the audio written to TensorBoard and by `sample`
+    griffin_lim_iters: int = 64       # for the audio written to TensorBoard and by `sample`
+    music_clips: int = 32             # generated clips whose musical measures are logged with the images (0: none)
     progress: bool = True             # tqdm bar
 
     def __post_init__(self):
@@ -140,6 +141,7 @@ class TrainConfig:
         check_int(self.num_threads, "train.num_threads", low=0)
         for name in ("log_every", "image_every", "checkpoint_every", "keep_checkpoints", "griffin_lim_iters"):
             check_int(getattr(self, name), f"train.{name}", low=1)
+        check_int(self.music_clips, "train.music_clips", low=0)
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def _tiny() -> RunConfig:
         model=ModelConfig(latent_dim=8, g_channels=4, d_channels=4, rnn_hidden=16, rnn_layers=1),
         optim=OptimConfig(batch_size=8, ema_decay=0.9),
         train=TrainConfig(steps=6, log_every=1, image_every=3, checkpoint_every=3, griffin_lim_iters=2,
-                          num_threads=1, progress=False),
+                          music_clips=4, num_threads=1, progress=False),
     )
 
 

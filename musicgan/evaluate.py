@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from musicgan import metrics
 from sims.checks import check_int, check_positive
@@ -85,10 +86,37 @@ def _pick(indices: np.ndarray, n: int, rng) -> np.ndarray:
     return np.sort(rng.choice(indices, size=min(n, len(indices)), replace=False))
 
 
+def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0) -> dict:
+    """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``)
+    and of ``n`` held-out real clips with their controls (decoded, detuned +50 cents, shaped noise), each
+    measure with its 95 % interval (real sets resampled by piece). If the data set's representation is not the
+    default one, the real audio encoded and decoded with the default (``MEL_PRESETS["pitch192"]``) is scored
+    too, as ``"real, decoded from 192 bands"``."""
+    from musicgan import scorecard
+    from musicgan.mel import MEL_PRESETS, log_mel_spectrogram
+
+    rng = np.random.default_rng(seed + 1)
+    held = _pick(np.asarray(held_idx), n, rng)
+    sets = scorecard.control_sets(prepared, held, rng=seed)
+    for label, net_G in gens.items():
+        sets[label] = scorecard.generated_set(net_G, prepared, n, seed)
+    table = scorecard.score_sets(sets, prepared.mel_config, rng=seed)
+    default = MEL_PRESETS["pitch192"]
+    if prepared.mel_config != default:
+        from musicgan.sample import clips_to_audio
+
+        mels = log_mel_spectrogram(torch.as_tensor(sets["real"]["audio"]), default).numpy()
+        extra = {"mels_db": mels, "audio": clips_to_audio(mels, default), "groups": sets["real"]["groups"]}
+        table.update(scorecard.score_sets({"real, decoded from 192 bands": extra}, default, rng=seed))
+    return table
+
+
 def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05, seed: int = 0,
-                  n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None) -> dict:
+                  n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None,
+                  n_music: int = 0) -> dict:
     """The full report for ``runs`` (``{label: run folder or RUN/checkpoints/ckpt-*.pt}``), all trained on the
-    same data set. A checkpoint file scores the run's averaged generator at that step."""
+    same data set. A checkpoint file scores the run's averaged generator at that step. ``n_music > 0`` adds
+    the musical score card of ``n_music`` clips per set (:func:`musical_report`) under ``"music"``."""
     from musicgan.runs import generate, load_data, load_generator, split_data
 
     check_int(n, "n", low=10)
@@ -111,12 +139,14 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
                       train_exclude={REAL_TRAIN: real_pos})
     for name, clips in {**sets, HELD_OUT: reference}.items():
         rows[name]["salience_db"] = _salience(clips, prepared, n_audio, griffin_lim_iters)
+    music = musical_report({lb: g[0] for lb, g in gens.items()}, prepared, held_idx, n=n_music, seed=seed) \
+        if n_music else None
     return {"settings": {"n": len(reference), "k": k, "alpha": alpha, "seed": seed, "n_bins_clips": len(bins_pos),
-                         "n_audio": n_audio, "training_clips": len(train_idx), "held_out_clips": len(held_idx),
+                         "n_audio": n_audio, "n_music": n_music, "training_clips": len(train_idx), "held_out_clips": len(held_idx),
                          "steps": {label: g[3] for label, g in gens.items()},
                          "runs": {label: str(path) for label, path in runs.items()}},
             "rows": rows, "beats_baseline": {label: beats_baseline(rows, label) for label in runs},
-            "seconds": time.perf_counter() - started}
+            **({"music": music} if music else {}), "seconds": time.perf_counter() - started}
 
 
 def _jsonable(value):
@@ -140,6 +170,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-audio", type=int, default=16, help="clips per set turned into audio for the "
                         "harmonic peak salience (default 16)")
+    parser.add_argument("--n-music", type=int, default=64, help="clips per set for the musical measures with "
+                        "95 %% intervals: tuning, notes, key, onsets (default 64; 0 skips them)")
 
 
 def run(args) -> int:
@@ -148,7 +180,8 @@ def run(args) -> int:
         label, sep, path = item.partition("=")
         runs[label if sep else Path(item).name] = Path(path if sep else item)
     try:
-        report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio)
+        report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio,
+                               n_music=args.n_music)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

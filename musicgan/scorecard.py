@@ -17,7 +17,8 @@ import torch
 from musicgan.mel import MelConfig, log_mel_spectrogram
 from musicgan.stats import mean_interval
 
-__all__ = ["MEASURES", "clip_measures", "score_sets", "source_audio", "control_sets", "table_rows"]
+__all__ = ["MEASURES", "clip_measures", "score_sets", "source_audio", "control_sets", "generated_set",
+           "table_rows"]
 
 # key -> (column label, what is better: "high", "low" or "real" = closest to real music)
 MEASURES = {
@@ -102,6 +103,17 @@ def control_sets(prepared, indices, *, rng=0, decode=None) -> dict:
             "real, decoded": {"mels_db": mels, "audio": decode(mels), "groups": groups},
             "detuned +50 cents": {"mels_db": _mels(detuned, cfg), "audio": detuned, "groups": groups},
             "shaped noise": {"mels_db": _mels(noise, cfg), "audio": noise, "groups": None}}
+
+
+def generated_set(net_G, prepared, n: int, seed: int, decode=None) -> dict:
+    """``n`` clips of a generator (its EMA weights, noise seeded by ``seed``) as a set for :func:`score_sets`:
+    mels in dB (denormalised with the data set's statistics) and their decoded audio; clips independent."""
+    from musicgan.runs import generate
+    from musicgan.sample import clips_to_audio
+
+    mels = prepared.normalizer.denormalize(generate(net_G, n, seed))
+    audio = (decode or (lambda m: clips_to_audio(m, prepared.mel_config)))(mels)
+    return {"mels_db": mels, "audio": audio, "groups": None}
 
 
 def table_rows(table: dict, measures=None, fmt: str = "{:.2f}") -> tuple[list[str], list[list[str]]]:
