@@ -75,7 +75,12 @@ MUSIC_FAMILIES ?= conv lstm
 MUSIC_SET ?=
 MUSIC_SET_conv ?=
 MUSIC_SET_lstm ?= --set loss.mode_seeking=1
-.PHONY: music
+.PHONY: music decoder-pilots
+# The decoder pilots of the music GAN chapter (representation x Griffin-Lim iterations; a few minutes on one
+# core; the General MIDI rows need fluidsynth and a soundfont).
+decoder-pilots: venv
+	OMP_NUM_THREADS=1 $(PY) -m musicgan.decoding --out $(MUSIC_REF)/decoder-pilots.json
+
 music: venv
 	mkdir -p $(MUSIC_REF)
 	$(PY) -c "from musicgan.dataset import ensure_default_dataset as e; print(e(progress=True))"

@@ -271,20 +271,20 @@ def mel_to_linear(mel_power: torch.Tensor, cfg: MelConfig, *, method: str = "nnl
     check_choice(method, "method", ("pinv", "nnls"))
     check_int(n_iter, "n_iter", low=0)
     fb, fb_t, step, pinv = _sparse_filterbank(cfg)
-    batch, n_mels, n_frames = mel_power.shape
-    y = mel_power.detach().cpu().numpy().transpose(1, 0, 2).reshape(n_mels, -1)      # (n_mels, batch*frames)
-    dtype = y.dtype
-    fb, fb_t = fb.astype(dtype), fb_t.astype(dtype)
-    s = np.maximum(pinv.astype(dtype) @ y, 0.0)
-    if method == "nnls":
-        z, t = s, 1.0
-        for _ in range(n_iter):
-            s_next = np.maximum(z - dtype.type(step) * (fb_t @ (fb @ z - y)), 0.0)
-            t_next = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
-            z = s_next + dtype.type((t - 1.0) / t_next) * (s_next - s)
-            s, t = s_next, t_next
-    out = torch.from_numpy(np.ascontiguousarray(s.reshape(-1, batch, n_frames).transpose(1, 0, 2)))
-    return out.to(mel_power.device)
+    out = []
+    for y in mel_power.detach().cpu().numpy():          # clip by clip: a clip decodes the same alone or batched
+        dtype = y.dtype
+        s = np.maximum(pinv.astype(dtype) @ y, 0.0)     # (n_freqs, n_frames)
+        if method == "nnls":
+            a, a_t = fb.astype(dtype), fb_t.astype(dtype)
+            z, t = s, 1.0
+            for _ in range(n_iter):
+                s_next = np.maximum(z - dtype.type(step) * (a_t @ (a @ z - y)), 0.0)
+                t_next = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
+                z = s_next + dtype.type((t - 1.0) / t_next) * (s_next - s)
+                s, t = s_next, t_next
+        out.append(s)
+    return torch.from_numpy(np.stack(out)).to(mel_power.device)
 
 
 def griffin_lim(magnitude: torch.Tensor, cfg: MelConfig, *, n_iter: int = 32, momentum: float = 0.99,

@@ -61,7 +61,11 @@ def source_audio(prepared, indices) -> np.ndarray:
     from musicgan.dataset import clip_source_audio
 
     indices = np.asarray(indices)
-    cfg = prepared.mel_config
+    cfg, source = prepared.mel_config, prepared.params.get("source", {})
+    if source.get("kind") == "synthetic":           # every clip is its own rendering: make them again
+        from musicgan.synthetic import synthetic_audio
+
+        return synthetic_audio(source["n_clips"], source["n_pieces"], cfg, source["seed"])[0][indices]
     out = np.zeros((indices.size, cfg.clip_samples), np.float32)
     by_source: dict[str, list[int]] = {}
     for row, i in enumerate(indices):
