@@ -15,7 +15,7 @@ import numpy as np
 from sims.checks import check_int, check_positive
 from sims.seeding import as_generator
 
-__all__ = ["Interval", "group_bootstrap", "mean_interval", "set_interval"]
+__all__ = ["Interval", "group_bootstrap", "two_sample_bootstrap", "mean_interval", "set_interval"]
 
 N_BOOT = 1000
 LEVEL = 0.95
@@ -53,10 +53,29 @@ def group_bootstrap(statistic: Callable[[np.ndarray], float], n: int, groups=Non
     if len(members) < 2:
         return Interval(mean=estimate, lo=np.nan, hi=np.nan, n=n, groups=len(members))
     gen = as_generator(rng)
-    draws = np.array([statistic(np.concatenate([members[g] for g in gen.integers(len(members), size=len(members))]))
-                      for _ in range(n_boot)], dtype=np.float64)
+    draws = np.array([statistic(_resample(members, gen)) for _ in range(n_boot)], dtype=np.float64)
     lo, hi = np.nanpercentile(draws, [50 * (1 - level), 50 * (1 + level)])
     return Interval(mean=estimate, lo=float(lo), hi=float(hi), n=n, groups=len(members))
+
+
+def _resample(members: list[np.ndarray], gen: np.random.Generator) -> np.ndarray:
+    return np.concatenate([members[g] for g in gen.integers(len(members), size=len(members))])
+
+
+def two_sample_bootstrap(statistic: Callable[[np.ndarray, np.ndarray], float], n_a: int, n_b: int, groups_a=None,
+                         groups_b=None, *, n_boot: int = 200, level: float = LEVEL, rng=0) -> Interval:
+    """Percentile interval of ``statistic(indices_a, indices_b)`` -- a comparison of two sets, such as a
+    Frechet distance or NDB between generated and held-out clips -- when the groups of *both* sets are
+    resampled, so the interval also carries the sampling error of the reference set."""
+    check_int(n_boot, "n_boot", low=1)
+    members_a, members_b = _group_index(groups_a, n_a), _group_index(groups_b, n_b)
+    estimate = float(statistic(np.arange(n_a), np.arange(n_b)))
+    if min(len(members_a), len(members_b)) < 2:
+        return Interval(mean=estimate, lo=np.nan, hi=np.nan, n=n_a, groups=len(members_a))
+    gen = as_generator(rng)
+    draws = np.array([statistic(_resample(members_a, gen), _resample(members_b, gen)) for _ in range(n_boot)])
+    lo, hi = np.nanpercentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return Interval(mean=estimate, lo=float(lo), hi=float(hi), n=n_a, groups=len(members_a))
 
 
 def mean_interval(values, groups=None, **kwargs) -> Interval:

@@ -48,3 +48,14 @@ def test_bad_groups_are_refused():
     with pytest.raises(ValueError, match="non-empty"):
         stats.mean_interval([])
     assert str(stats.mean_interval([1.0, 2.0, 3.0, 4.0], rng=0)).startswith("2.5 [")
+
+
+def test_two_sample_bootstrap_resamples_both_sets():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(0, 1, 200), rng.normal(0, 1, 200), rng.normal(1, 1, 200)
+    diff = lambda x, y: lambda i, j: abs(x[i].mean() - y[j].mean())   # noqa: E731
+    same = stats.two_sample_bootstrap(diff(a, b), 200, 200, rng=0)
+    shifted = stats.two_sample_bootstrap(diff(c, b), 200, 200, rng=0)
+    assert same["lo"] < 0.2 and shifted["lo"] > 0.6
+    only_a = stats.group_bootstrap(lambda i: abs(c[i].mean() - b.mean()), 200, rng=0)
+    assert (shifted["hi"] - shifted["lo"]) > 1.2 * (only_a["hi"] - only_a["lo"])   # both sides' error
