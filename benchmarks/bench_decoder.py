@@ -2,8 +2,8 @@
 
 - reference: the chain this project started with -- 64 bands, 1024-sample window, NNLS by FISTA with the
   dense filterbank in torch (as ``musicgan.mel.mel_to_linear`` was), 32 Griffin-Lim iterations;
-- chosen: 192 bands, 2048-sample window, NNLS by FISTA with the sparse filterbank (scipy), 64 Griffin-Lim
-  iterations (``musicgan.mel.mel_to_audio`` with ``MEL_PRESETS["pitch192"]``);
+- chosen: 256 bands, 2048-sample window, NNLS by FISTA with the sparse filterbank (scipy), 64 Griffin-Lim
+  iterations (``musicgan.mel.mel_to_audio`` with ``MEL_PRESETS["pitch256"]``);
 - the chosen representation with the dense NNLS, to show what the sparse filterbank buys.
 
 The input is the same real audio (a rendered chorale) for all three, encoded with each representation.
@@ -49,17 +49,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    sr = MEL_PRESETS["pitch192"].sample_rate
+    sr = MEL_PRESETS["pitch256"].sample_rate
     audio = synthesize_harmonic(chorale_to_midi(chorale_paths()[0]), sr).astype(np.float32)
     audio = np.resize(audio, int(args.seconds * sr))
-    old, new = MEL_PRESETS["legacy64"], MEL_PRESETS["pitch192"]
+    old, new = MEL_PRESETS["legacy64"], MEL_PRESETS["pitch256"]
     mel_old = log_mel_spectrogram(torch.as_tensor(audio), old)[None]
     mel_new = log_mel_spectrogram(torch.as_tensor(audio), new)[None]
     cpu = {
         "reference (64 bands, dense NNLS, GL 32)":
             timed(lambda: griffin_lim(dense_nnls(db_to_power(mel_old), old).sqrt(), old, n_iter=32)),
-        "chosen (192 bands, sparse NNLS, GL 64)": timed(lambda: mel_to_audio(mel_new, new, n_iter=64)),
-        "192 bands, dense NNLS, GL 64":
+        "chosen (256 bands, sparse NNLS, GL 64)": timed(lambda: mel_to_audio(mel_new, new, n_iter=64)),
+        "256 bands, dense NNLS, GL 64":
             timed(lambda: griffin_lim(dense_nnls(db_to_power(mel_new), new).sqrt(), new, n_iter=64)),
     }
     ref = args.seconds / next(iter(cpu.values()))

@@ -36,7 +36,7 @@ class DataConfig:
     piece with a training clip.
     """
     source: str = "chorales"
-    mel: str = "pitch192"             # representation of the bundled chorales: a name in musicgan.mel.MEL_PRESETS
+    mel: str = "pitch256"             # representation of the bundled chorales: a name in musicgan.mel.MEL_PRESETS
     held_out_fraction: float = 0.1
     split_seed: int = 0
     synthetic_clips: int = 256        # clips made when source == "synthetic"
@@ -265,7 +265,7 @@ def migrate_saved(values: dict) -> dict:
     """A run's saved config (``config.json`` or the one inside ``generator.pt``) brought to today's fields.
 
     Runs saved before ``data.mel`` existed were trained on the 64-band representation, so their data section
-    gets ``mel = "legacy64"``; the default for new runs is the 192-band one.
+    gets ``mel = "legacy64"``; the default for new runs is the 256-band one.
     """
     values = json.loads(json.dumps(values))
     data = values.setdefault("data", {})

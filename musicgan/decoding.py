@@ -41,10 +41,10 @@ PILOTS = {
     "128 bands to 4 kHz, 2048 window, GL 32": (MelConfig(n_mels=128, fmax=4000.0), 32),
     "160 bands, 2048 window, GL 32": (MelConfig(n_mels=160), 32),
     "192 bands, 2048 window, GL 32": (MelConfig(n_mels=192), 32),
-    "192 bands, 2048 window, GL 64 (chosen)": (MEL_PRESETS["pitch192"], 64),
-    "256 bands, 2048 window, GL 64": (MelConfig(n_mels=256), 64),
+    "192 bands, 2048 window, GL 64": (MelConfig(n_mels=192), 64),
+    "256 bands, 2048 window, GL 64": (MEL_PRESETS["pitch256"], 64),
 }
-CHOSEN = "192 bands, 2048 window, GL 64 (chosen)"
+CHOSEN = "256 bands, 2048 window, GL 64"          # the default representation, MEL_PRESETS["pitch256"]
 
 
 def _magnitudes(audio) -> torch.Tensor:
@@ -91,7 +91,7 @@ def pilot_clips(renderer: str = "harmonic", *, n_pieces: int = 8, clips_per_piec
     and the piece of each clip. ``renderer``: "harmonic" or "fluidsynth" (General MIDI ``program``)."""
     from musicgan.chorales import chorale_paths, chorale_to_midi, render_fluidsynth, synthesize_harmonic
 
-    sr = MEL_PRESETS["pitch192"].sample_rate
+    sr = MEL_PRESETS["pitch256"].sample_rate
     paths = chorale_paths()
     chosen = np.random.default_rng(seed).choice(len(paths), n_pieces, replace=False)
     length = int(seconds * sr)
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     started = time.perf_counter()
-    report = {"harmonic": run_pilots(*pilot_clips("harmonic", n_pieces=args.pieces))}
+    report = {"chosen": CHOSEN, "harmonic": run_pilots(*pilot_clips("harmonic", n_pieces=args.pieces))}
     try:               # music that is not the synthesised chorales: General MIDI organ and piano
         for label, program in (("fluidsynth organ", 19), ("fluidsynth piano", 0)):
             clips = pilot_clips("fluidsynth", n_pieces=args.pieces, program=program)

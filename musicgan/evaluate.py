@@ -133,8 +133,8 @@ def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0
     """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``)
     and of ``n`` held-out real clips with their controls (decoded, detuned +50 cents, shaped noise), each
     measure with its 95 % interval (real sets resampled by piece). If the data set's representation is not the
-    default one, the real audio encoded and decoded with the default (``MEL_PRESETS["pitch192"]``) is scored
-    too, as ``"real, decoded from 192 bands"``."""
+    default one, the real audio encoded and decoded with the default (``MEL_PRESETS["pitch256"]``) is scored
+    too, as ``"real, decoded from 256 bands"``."""
     from musicgan import scorecard
     from musicgan.mel import MEL_PRESETS, log_mel_spectrogram
 
@@ -144,13 +144,13 @@ def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0
     for label, net_G in gens.items():
         sets[label] = scorecard.generated_set(net_G, prepared, n, seed)
     table = scorecard.score_sets(sets, prepared.mel_config, rng=seed)
-    default = MEL_PRESETS["pitch192"]
+    default = MEL_PRESETS["pitch256"]
     if prepared.mel_config != default:
         from musicgan.sample import clips_to_audio
 
         mels = log_mel_spectrogram(torch.as_tensor(sets["real"]["audio"]), default).numpy()
         extra = {"mels_db": mels, "audio": clips_to_audio(mels, default), "groups": sets["real"]["groups"]}
-        table.update(scorecard.score_sets({"real, decoded from 192 bands": extra}, default, rng=seed))
+        table.update(scorecard.score_sets({"real, decoded from 256 bands": extra}, default, rng=seed))
     return table
 
 

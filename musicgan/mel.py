@@ -32,10 +32,10 @@ MEL_FACTOR = 2595.0     # chosen so that 1000 Hz maps to (almost exactly) 1000 m
 class MelConfig:
     """Every parameter that decides what the log-mel matrix of a clip looks like.
 
-    The defaults give 192 x 64 matrices: 16 kHz audio (the chorale voices and their partials lie well below
+    The defaults give 256 x 64 matrices: 16 kHz audio (the chorale voices and their partials lie well below
     the 8 kHz Nyquist frequency), a 2048-sample (128 ms) window whose 7.8 Hz bins separate the partials of
     the lowest bass notes, a 256-sample (16 ms) hop, and 64 frames, so one clip lasts
-    ``clip_samples / sample_rate`` = 1.008 s. The 192 bands are what keeps the pitch: decoded back to audio
+    ``clip_samples / sample_rate`` = 1.008 s. The 256 bands are what keeps the pitch: decoded back to audio
     (NNLS + Griffin-Lim, :func:`mel_to_audio`), held-out chorales keep about 90 % of their spectral peaks
     within 10 cents of the 12-TET grid, against about 35 % with the 64 bands and 1024-sample window this
     project started with (``MEL_PRESETS["legacy64"]``; the pilots are in the music GAN chapter).
@@ -44,7 +44,7 @@ class MelConfig:
     sample_rate: int = 16_000      # Hz
     n_fft: int = 2048              # samples per analysis window (periodic Hann)
     hop_length: int = 256          # samples between frames
-    n_mels: int = 192              # mel bands
+    n_mels: int = 256              # mel bands
     fmin: float = 0.0              # Hz, lower edge of the first band
     fmax: float = 8_000.0          # Hz, upper edge of the last band
     norm: str | None = "slaney"    # filter area normalisation, as librosa's default
@@ -98,9 +98,9 @@ class MelConfig:
         return cls(**values)
 
 
-# Named representations. "pitch192" is the default (see MelConfig); "legacy64" is the 64-band, 1024-sample
+# Named representations. "pitch256" is the default (see MelConfig); "legacy64" is the 64-band, 1024-sample
 # representation of the first reference runs, kept so that runs trained on it can still be loaded and scored.
-MEL_PRESETS = {"pitch192": MelConfig(), "legacy64": MelConfig(n_fft=1024, n_mels=64)}
+MEL_PRESETS = {"pitch256": MelConfig(), "legacy64": MelConfig(n_fft=1024, n_mels=64)}
 
 
 def hz_to_mel(f_hz):

@@ -110,7 +110,7 @@ def test_fitted_notes_of_a_chord_and_its_tuning():
     assert notes.mel_tuning(off, CFG)[0] <= 0.05
 
 
-@pytest.mark.parametrize("preset", ["pitch192", "legacy64"])
+@pytest.mark.parametrize("preset", ["pitch256", "legacy64"])
 def test_fitted_notes_match_the_score(scores, preset):
     """Frame-level note F1 of the template fit against the chorales' own scores (rendered by the harmonic
     synthesiser): the fit hears the notes that are written."""
@@ -124,7 +124,7 @@ def test_fitted_notes_match_the_score(scores, preset):
         ref = midi.get_piano_roll(fs=SR / cfg.hop_length, times=times)[notes.NOTE_RANGE] > 0
         tp, fp, fn = tp + np.sum(roll & ref), fp + np.sum(roll & ~ref), fn + np.sum(~roll & ref)
     f1 = 2 * tp / (2 * tp + fp + fn)
-    assert f1 >= (0.9 if preset == "pitch192" else 0.8)
+    assert f1 >= (0.9 if preset == "pitch256" else 0.8)
 
 
 def test_mel_measures_controls(sets):

@@ -175,7 +175,7 @@ def test_mel_config_validates(field, value, message):
 def test_mel_config_clip_length_and_round_trip():
     cfg = MelConfig()
     assert cfg.clip_samples == 16128 and cfg.clip_seconds == pytest.approx(1.008)
-    assert log_mel_spectrogram(np.zeros(cfg.clip_samples, np.float32), cfg).shape == (192, 64)
+    assert log_mel_spectrogram(np.zeros(cfg.clip_samples, np.float32), cfg).shape == (256, 64)
     assert MelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown MelConfig field"):
         MelConfig.from_dict({**cfg.to_dict(), "win_length": 400})
