@@ -327,7 +327,10 @@ def mel_to_audio(mel_db, cfg: MelConfig, *, n_iter: int = 64, method: str = "nnl
                          f"got {tuple(mel.shape)}")
     mel = (mel[None] if single else mel).to(torch.float64 if mel.dtype == torch.float64 else torch.float32)
     power = mel_to_linear(db_to_power(mel), cfg, method=method)
-    audio = griffin_lim(power.sqrt(), cfg, n_iter=n_iter, generator=generator)
+    # clip by clip, each with phases drawn in turn from one generator: a clip decodes to the same samples alone
+    # or in a batch (torch's batched FFTs of some sizes round differently from single ones)
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    audio = torch.cat([griffin_lim(p[None].sqrt(), cfg, n_iter=n_iter, generator=gen) for p in power])
     audio = audio.detach().cpu().numpy().astype(np.float32)
     return audio[0] if single else audio
 
