@@ -26,7 +26,7 @@ from sims.checks import check_choice, check_int
 
 __all__ = ["HARMONIC_AMPLITUDES", "RENDERERS", "harmonic_wave", "chorale_paths", "chorale_to_midi",
            "synthesize_harmonic", "find_soundfont", "render_fluidsynth", "render_chorale",
-           "iter_rendered_chorales"]
+           "iter_rendered_chorales", "MIDI_EXTENSIONS", "render_midi_file"]
 
 HARMONIC_AMPLITUDES = tuple(1.0 / k for k in range(1, 7))  # six partials falling 6 dB per octave, like a reed
 # stop; the sixth partial of the highest soprano notes (about 1 kHz) stays below the 8 kHz Nyquist frequency
@@ -190,6 +190,43 @@ def render_chorale(path, fs: int, renderer: str = "harmonic", soundfont=None) ->
     check_choice(renderer, "renderer", RENDERERS)
     midi = chorale_to_midi(path)
     audio = synthesize_harmonic(midi, fs) if renderer == "harmonic" else render_fluidsynth(midi, fs, soundfont)
+    return audio.astype(np.float32)
+
+
+MIDI_EXTENSIONS = frozenset({".mid", ".midi", ".kar", ".smf"})
+
+
+def render_midi_file(path, fs: int, renderer: str = "harmonic", soundfont=None) -> np.ndarray:
+    """One Standard MIDI File as mono float32 audio at ``fs`` Hz, peak 1, by the renderers of the chorales.
+
+    Raises :class:`musicgan.audio.AudioReadError` with the reason when the file is not a MIDI file, cannot be
+    parsed (pretty_midi / mido's words), or holds no pitched note. The file is opened read-only, as a file
+    object, so any file name works.
+    """
+    import pretty_midi
+
+    from musicgan.audio import AudioReadError
+
+    check_choice(renderer, "renderer", RENDERERS)
+    path = Path(path)
+    if path.suffix.lower() not in MIDI_EXTENSIONS:
+        raise AudioReadError(f"not a MIDI file extension ({path.suffix or 'none'})")
+    try:
+        with open(path, "rb") as f:
+            midi = pretty_midi.PrettyMIDI(f)
+    except OSError as err:
+        if err.errno is not None:                     # the operating system's error, e.g. permission denied
+            raise AudioReadError(f"cannot open: {(err.strerror or str(err)).lower()}") from None
+        raise AudioReadError(f"not a readable MIDI file: {' '.join(str(err).split()) or type(err).__name__}") from None
+    except Exception as err:                          # mido/pretty_midi raise EOFError, KeyError, ValueError, ...
+        detail = f"{type(err).__name__} {' '.join(str(err).split())}".rstrip()
+        raise AudioReadError(f"not a readable MIDI file: {detail}") from None
+    if not any(inst.notes for inst in midi.instruments if not inst.is_drum):
+        raise AudioReadError("the MIDI file holds no pitched note")
+    try:
+        audio = synthesize_harmonic(midi, fs) if renderer == "harmonic" else render_fluidsynth(midi, fs, soundfont)
+    except (subprocess.SubprocessError, OSError) as err:          # fluidsynth failed on this file
+        raise AudioReadError(f"fluidsynth could not render it: {' '.join(str(err).split())[:100]}") from None
     return audio.astype(np.float32)
 
 

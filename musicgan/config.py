@@ -201,27 +201,39 @@ def preset(name: str) -> RunConfig:
 
 
 def _coerce(value, default, key: str):
-    """Convert ``value`` (a str from the command line, or a parsed JSON/TOML value) to ``default``'s type."""
+    """Convert ``value`` to ``default``'s type: a str from the command line is parsed, a parsed JSON/TOML value
+    must already have that type (an int is accepted for a float, an integral float for an int; a bool is never
+    a number and a number never a bool). ValueError naming ``key`` otherwise."""
     kind = type(default)
+    if isinstance(value, str) and kind is not str:
+        return _parse_text(value, kind, key)
     if kind is bool:
-        if isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(f"{key} must be true or false, got {value!r}")
-            return value.lower() in ("true", "1", "yes")
-        return bool(value)
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} must be true or false, got {value!r}")
+        return value
+    if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}")
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"{key} must be an integer, got {value!r}")
-        try:
-            return int(value)
-        except ValueError:
-            raise ValueError(f"{key} must be an integer, got {value!r}") from None
+        return int(value)
     if kind is float:
-        try:
-            return float(value)
-        except ValueError:
-            raise ValueError(f"{key} must be a number, got {value!r}") from None
-    return str(value)
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string, got {value!r}")
+    return value
+
+
+def _parse_text(value: str, kind: type, key: str):
+    """A command-line string as a bool, int or float (``--set train.steps=100``)."""
+    if kind is bool:
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{key} must be true or false, got {value!r}")
+        return value.lower() in ("true", "1", "yes")
+    try:
+        return int(value) if kind is int else float(value)
+    except ValueError:
+        raise ValueError(f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}") from None
 
 
 def _merge(config, values: dict, prefix: str):
@@ -282,9 +294,15 @@ def load_config(name_or_file: str, overrides: list[str] | None = None, *, saved:
         config = preset(name_or_file)
     elif path.suffix in (".json", ".toml") and path.is_file():
         values = _read_file(path)
+        if not isinstance(values, dict):
+            raise ValueError(f"config file {path} must hold a table of settings, got {type(values).__name__}")
         values = migrate_saved(values) if saved else values
-        base = values.pop("preset", values.get("name", "cpu"))
-        config = _merge(preset(base if base in PRESETS else "cpu"), values, prefix="")
+        base = values.pop("preset", None)
+        if base is None:                      # no preset key: the file's name if it is one, else cpu
+            base = values.get("name") if values.get("name") in PRESETS else "cpu"
+        if base not in PRESETS:
+            raise ValueError(f"{path}: unknown preset {base!r}; valid presets: {', '.join(PRESETS)}")
+        config = _merge(preset(base), values, prefix="")
     else:
         raise ValueError(f"config must be a preset ({', '.join(PRESETS)}) or an existing .json/.toml file, "
                          f"got {name_or_file!r}")
@@ -293,5 +311,5 @@ def load_config(name_or_file: str, overrides: list[str] | None = None, *, saved:
 
 def save_config(config: RunConfig, path: Path) -> None:
     """Write the resolved config as JSON; ``load_config(path)`` reads it back unchanged."""
-    values = {"preset": config.name, **config.to_dict()}
+    values = ({"preset": config.name} if config.name in PRESETS else {}) | config.to_dict()
     path.write_text(json.dumps(values, indent=2) + "\n")

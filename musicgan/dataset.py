@@ -23,6 +23,7 @@ import os
 import resource
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +31,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgan.audio import SILENCE_DB, ReadReport, clip_audio, iter_folder_clips, load_mono
+from musicgan.audio import SILENCE_DB, clip_audio, display_name
 from musicgan.mel import MelConfig, log_mel_spectrogram
 from sims.checks import check_int, check_positive
 from sims.seeding import as_generator
 
 __all__ = ["FORMAT_VERSION", "DATA_DIR_ENV", "Normalizer", "PreparedSet", "MelAccumulator", "save_prepared",
            "load_prepared", "read_params", "default_cache_dir", "default_params", "ensure_default_dataset",
-           "default_set_path", "build_chorale_set", "build_folder_set", "NoAudioError", "split_by_source",
+           "default_set_path", "build_chorale_set", "split_by_source",
            "clip_source_audio"]
 
 FORMAT_VERSION = 1
@@ -70,6 +71,8 @@ class Normalizer:
         return cls(mean, std, n_std)
 
     def __post_init__(self):
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.std))):
+            raise ValueError("band mean and std must be finite (the data set holds NaN or infinite values)")
         if np.any(np.asarray(self.std) <= 0):
             raise ValueError("std must be > 0 in every band (a constant band cannot be normalised)")
         check_positive(self.n_std, "n_std")
@@ -169,24 +172,58 @@ def save_prepared(path, acc: MelAccumulator, params: dict, info: dict | None = N
     if mels.shape[0] == 0:
         raise ValueError("no clips to save: every file was skipped or silent")
     names, source_index = np.unique(np.array(acc.sources), return_inverse=True)
+    _check_finite_mels(mels, names[source_index], "the data set to be written")
     mean, std = _band_stats(mels)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, mels=mels, source_index=source_index.astype(np.int32), source_names=names,
-                 starts=np.concatenate(acc.starts), band_mean=mean, band_std=std,
-                 params=np.array(json.dumps(params, sort_keys=True)), info=np.array(json.dumps(info or {})))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, mels=mels, source_index=source_index.astype(np.int32), source_names=names,
+                     starts=np.concatenate(acc.starts), band_mean=mean, band_std=std,
+                     params=np.array(json.dumps(params, sort_keys=True)), info=np.array(json.dumps(info or {})))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)                  # never leave a stray temporary file behind
     return path
 
 
+def _check_finite_mels(mels: np.ndarray, sources, what: str) -> None:
+    """ValueError naming the sources of any clip holding NaN or infinite values: they must never be used."""
+    bad = ~np.isfinite(mels.reshape(len(mels), -1)).all(axis=1) if len(mels) else np.zeros(0, bool)
+    if bad.any():
+        names = sorted({display_name(str(n)) for n in np.asarray(sources)[bad]})
+        raise ValueError(f"{what} holds {int(bad.sum())} clip(s) with NaN or infinite values, from "
+                         f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}")
+
+
+NOT_PREPARED = "is not a prepared mel data set ({why}): make one with `python -m musicgan prepare`"
+
+
 def read_params(path) -> dict:
-    """The parameters recorded in a prepared file (without loading its mels)."""
-    with np.load(Path(path), allow_pickle=False) as data:
-        if "params" not in data.files:
-            raise ValueError(f"{path} is not a prepared mel data set (no 'params' record)")
-        return json.loads(str(data["params"]))
+    """The parameters recorded in a prepared file (without loading its mels).
+
+    ValueError, one line naming the file, for anything that is not a readable prepared set (a .wav, a
+    truncated or damaged .npz, a .npz of other arrays); FileNotFoundError if there is no such file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no prepared data set at {path} (make one with `python -m musicgan prepare`)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files") or "params" not in data.files:
+                raise ValueError("no 'params' record")
+            return json.loads(str(data["params"]))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, UnicodeDecodeError) as err:
+        why = str(err) if str(err) == "no 'params' record" else f"cannot read it as .npz: {_short_reason(err)}"
+        raise ValueError(f"{path} " + NOT_PREPARED.format(why=why)) from None
+
+
+def _short_reason(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    if "allow_pickle" in text:                        # numpy's advice to unpickle: never take it for data files
+        return "not an .npz archive"
+    return (text[:80] + "...") if len(text) > 80 else (text or type(err).__name__)
 
 
 def load_prepared(path) -> PreparedSet:
@@ -197,12 +234,20 @@ def load_prepared(path) -> PreparedSet:
     if version != FORMAT_VERSION:
         raise ValueError(f"{path} has format version {version}, this code reads version {FORMAT_VERSION}: "
                          "prepare it again with `python -m musicgan prepare`")
-    with np.load(path, allow_pickle=False) as data:
-        names = [str(n) for n in data["source_names"]]
-        return PreparedSet(mels=data["mels"].astype(np.float32), mel_config=MelConfig.from_dict(params["mel"]),
-                           sources=[names[i] for i in data["source_index"]], starts=data["starts"],
-                           normalizer=Normalizer(data["band_mean"], data["band_std"]), params=params, path=path,
-                           info=json.loads(str(data["info"])) if "info" in data.files else {})
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = [str(n) for n in data["source_names"]]
+            mels, index = data["mels"].astype(np.float32), data["source_index"]
+            sources = [names[i] for i in index]
+            _check_finite_mels(mels, sources, "it")
+            return PreparedSet(mels=mels, mel_config=MelConfig.from_dict(params["mel"]), sources=sources,
+                               starts=data["starts"], normalizer=Normalizer(data["band_mean"], data["band_std"]),
+                               params=params, path=path,
+                               info=json.loads(str(data["info"])) if "info" in data.files else {})
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, IndexError) as err:
+        raise ValueError(f"{path} " + NOT_PREPARED.format(why=f"damaged: {_short_reason(err)}")) from None
+    except ValueError as err:
+        raise ValueError(f"{path} cannot be used: {err}; prepare it again with `python -m musicgan prepare`") from None
 
 
 def default_cache_dir(cache_dir=None) -> Path:
@@ -285,32 +330,6 @@ def _maybe_progress(iterable: Iterable, progress: bool, **kwargs) -> Iterable:
     return tqdm(iterable, file=sys.stderr, **kwargs)
 
 
-class NoAudioError(ValueError):
-    """A folder that yielded no clip at all: nothing readable, or only silence and files shorter than a clip."""
-
-
-def build_folder_set(folder, out, cfg: MelConfig, *, clip_hop_frames: int | None = None,
-                     silence_db: float = SILENCE_DB, progress: bool = False,
-                     log: Callable[[str], None] = print) -> tuple[Path, ReadReport]:
-    """Prepare every audio file under ``folder`` (see :mod:`musicgan.audio`); each skip is named via ``log``.
-
-    Returns the written path and the per-file report; raises NoAudioError when no clip could be made.
-    """
-    folder = Path(folder).resolve()
-    hop_frames = cfg.clip_frames - 1 if clip_hop_frames is None else check_int(clip_hop_frames, "clip_hop_frames", low=1)
-    params = {"format_version": FORMAT_VERSION, "mel": cfg.to_dict(), "clip_hop_samples": hop_frames * cfg.hop_length,
-              "silence_db": float(silence_db), "source": {"kind": "folder", "path": str(folder)}}
-    report, acc = ReadReport(), MelAccumulator(cfg)
-    files = iter_folder_clips(folder, cfg.sample_rate, cfg.clip_samples, params["clip_hop_samples"],
-                              silence_db=silence_db, report=report, log=log)
-    for name, clips, starts in _maybe_progress(files, progress, unit="file"):
-        if len(clips):
-            acc.add(name, clips, starts)
-    if report.n_clips == 0:
-        raise NoAudioError(f"no clips from {folder}: {report.summary()}")
-    return save_prepared(out, acc, params), report
-
-
 def default_set_path(params: dict, cache_dir=None) -> Path:
     """Where the default set with these parameters is cached: the name carries a hash of ``params``."""
     renderer = params["source"]["renderer"]
@@ -373,5 +392,5 @@ def clip_source_audio(prepared: PreparedSet, index: int, *, whole: bool = False)
         path = next(p for p in chorale_paths() if p.name == name)
         audio = render_chorale(path, cfg.sample_rate, source["renderer"], source.get("soundfont"))
     else:
-        audio = load_mono(Path(source["path"]) / name, cfg.sample_rate)
+        audio = _loader(source)(Path(source["path"]) / name, cfg.sample_rate)
     return audio if whole else audio[start:start + cfg.clip_samples]

@@ -24,7 +24,7 @@ import torch
 from musicgan import metrics
 from sims.checks import check_int, check_positive
 
-__all__ = ["add_arguments", "run", "score_sets", "evaluate_runs", "beats_baseline"]
+__all__ = ["add_arguments", "run", "score_sets", "evaluate_runs", "beats_baseline", "check_clip_counts"]
 
 REAL_TRAIN, BASELINE, HELD_OUT = "real (training)", "noise baseline", "held-out real"
 
@@ -168,8 +168,11 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
     started = time.perf_counter()
     gens = {label: _load(load_generator, Path(path)) for label, path in runs.items()}
     cfg = next(iter(gens.values()))[1]
-    prepared = load_data(cfg.data) if prepared is None else prepared
+    first = Path(next(iter(runs.values())))
+    run_dir = first.parent.parent if first.suffix == ".pt" else first         # relative data.source lives here
+    prepared = load_data(cfg.data, run_dir=run_dir) if prepared is None else prepared
     train_idx, held_idx = split_data(prepared, cfg.data)
+    check_clip_counts(len(train_idx), len(held_idx), n, k)
     rng = np.random.default_rng(seed)
     normal = prepared.normalizer.normalize
     ref_idx = _pick(held_idx, n, rng)
@@ -207,6 +210,32 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
             "seconds": time.perf_counter() - started}
 
 
+def check_clip_counts(n_train: int, n_held: int, n: int, k: int) -> None:
+    """ValueError, saying how many clips there are and which ``-n`` / ``--k`` fit, unless the ``n`` training
+    clips of the "real (training)" row leave at least ``k`` other training clips for the k-means bins."""
+    n_real = min(n, n_train)
+    if n_train - n_real >= k:
+        return
+    fits = []
+    if n_train - k >= 10:
+        fits.append(f"-n {n_train - k} or less")
+    if n_train - n_real >= 2:
+        fits.append(f"--k {n_train - n_real} or less")
+    if not fits:
+        half = n_train // 2
+        fits.append(f"-n {half} --k {min(k, n_train - half)}" if half >= 10 else "a larger data set")
+    raise ValueError(f"the run's data set has {n_train} training and {n_held} held-out clips; -n {n} takes "
+                     f"{n_real} training clips for the '{REAL_TRAIN}' row and leaves {n_train - n_real} for the {k} "
+                     f"NDB bins (k-means needs at least --k clips): use {' or '.join(fits)}")
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        return {"settings", "rows"} <= set(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
@@ -240,9 +269,15 @@ def run(args) -> int:
         label, sep, path = item.partition("=")
         runs[label if sep else Path(item).name] = Path(path if sep else item)
     try:
+        if args.out:
+            from musicgan.outputs import check_output_file
+
+            inputs = [q for r in runs.values() for q in ((r / "generator.pt", r / "checkpoints", r / "config.json")
+                                                         if r.is_dir() else (r,))]
+            check_output_file(args.out, what="JSON report", inputs=inputs, is_own=_is_report, tracked_ok=True)
         report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio,
                                n_music=args.n_music, n_boot=args.n_boot)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     text = json.dumps(_jsonable(report), indent=2)

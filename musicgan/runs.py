@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +29,29 @@ from sims.checks import check_int
 
 __all__ = ["load_data", "split_data", "build_models", "save_checkpoint", "checkpoint_paths",
            "latest_checkpoint", "load_checkpoint", "export_generator", "load_generator", "generate",
-           "read_run_config"]
+           "read_run_config", "CheckpointError", "newest_readable_checkpoint", "resolve_source",
+           "decoding_record", "read_decoding", "load_for_sampling"]
 
 CHECKPOINT_DIR = "checkpoints"
 GENERATOR_FILE = "generator.pt"
 
 
-def load_data(data_cfg: DataConfig, *, progress: bool = False):
-    """The PreparedSet named by ``data_cfg.source`` (bundled chorales, synthetic clips, or a file)."""
+def resolve_source(source: str, run_dir=None) -> Path:
+    """The file a ``data.source`` path names: absolute as given; relative, first against ``run_dir`` (where the
+    run's config.json lives), then against the working directory. FileNotFoundError naming all tried."""
+    path = Path(source).expanduser()
+    tried = [path] if path.is_absolute() else ([Path(run_dir) / path] if run_dir else []) + [Path.cwd() / path]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    where = " or ".join(str(t) for t in tried)
+    raise FileNotFoundError(f"data.source {source!r}: no prepared data set at {where} "
+                            "(give an absolute path, or make it with `python -m musicgan prepare`)")
+
+
+def load_data(data_cfg: DataConfig, *, progress: bool = False, run_dir=None):
+    """The PreparedSet named by ``data_cfg.source`` (bundled chorales, synthetic clips, or a file; a relative
+    file path is looked for in ``run_dir`` first, then in the working directory)."""
     from musicgan.dataset import ensure_default_dataset, load_prepared
 
     if data_cfg.source == "synthetic":
@@ -47,10 +63,7 @@ def load_data(data_cfg: DataConfig, *, progress: bool = False):
         from musicgan.mel import MEL_PRESETS
 
         return load_prepared(ensure_default_dataset(MEL_PRESETS[data_cfg.mel], progress=progress))
-    path = Path(data_cfg.source)
-    if not path.is_file():
-        raise FileNotFoundError(f"data.source: no prepared data set at {path} (use `python -m musicgan prepare`)")
-    return load_prepared(path)
+    return load_prepared(resolve_source(data_cfg.source, run_dir))
 
 
 def split_data(prepared, data_cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +107,57 @@ def save_checkpoint(state: dict, run_dir, step: int, keep: int) -> Path:
     return path
 
 
+class CheckpointError(ValueError):
+    """A checkpoint or ``generator.pt`` that cannot be read (truncated, damaged, or not a checkpoint)."""
+
+
 def load_checkpoint(path, device="cpu") -> dict:
-    return torch.load(path, map_location=device, weights_only=True)
+    """The dict saved in ``path`` (tensors, numbers, strings only); CheckpointError, naming it, if unreadable."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:                  # torch raises RuntimeError, EOFError, UnpicklingError, ...
+        reason = " ".join(str(err).split())[:100] or type(err).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or damaged? {reason})") from None
+    if not isinstance(state, dict) or "G_ema" not in state or "config" not in state:
+        raise CheckpointError(f"{path} is not a checkpoint of this program (no generator weights or config)")
+    return state
 
 
-def export_generator(run_dir, cfg: RunConfig, ema_state: dict, shape: tuple[int, int], step: int) -> Path:
-    """Write the small ``generator.pt``: EMA weights, config and clip shape, enough to sample."""
+def newest_readable_checkpoint(run_dir, device="cpu", log=None) -> tuple[Path, dict] | None:
+    """(path, state) of the newest checkpoint that loads; each unreadable newer one is named through ``log``."""
+    for path in reversed(checkpoint_paths(run_dir)):
+        try:
+            return path, load_checkpoint(path, device)
+        except CheckpointError as err:
+            if log is not None:
+                log(f"warning: {err}; trying an older checkpoint")
+    return None
+
+
+def decoding_record(mel_config, normalizer) -> dict:
+    """What turns generated [-1, 1] clips back into dB and audio: mel settings and the per-band normaliser."""
+    return {"mel": mel_config.to_dict(), "band_mean": torch.as_tensor(np.asarray(normalizer.mean, np.float64)),
+            "band_std": torch.as_tensor(np.asarray(normalizer.std, np.float64)), "n_std": float(normalizer.n_std)}
+
+
+def read_decoding(record: dict):
+    """(Normalizer, MelConfig) from :func:`decoding_record`'s dict."""
+    from musicgan.dataset import Normalizer
+    from musicgan.mel import MelConfig
+
+    return (Normalizer(record["band_mean"].numpy(), record["band_std"].numpy(), record["n_std"]),
+            MelConfig.from_dict(record["mel"]))
+
+
+def export_generator(run_dir, cfg: RunConfig, ema_state: dict, shape: tuple[int, int], step: int,
+                     decoding: dict | None = None) -> Path:
+    """Write the small ``generator.pt``: EMA weights, config, clip shape and the decoding record, enough to
+    sample without the training data (``decoding``: :func:`decoding_record`)."""
     payload = {"G_ema": ema_state, "config": cfg.to_dict(), "shape": list(shape), "step": step}
+    if decoding is not None:
+        payload["decoding"] = decoding
     path = Path(run_dir) / GENERATOR_FILE
     _atomic_save(payload, path)
     return path
@@ -113,24 +170,74 @@ def read_run_config(run_dir) -> RunConfig:
     return load_config(str(path), saved=True)
 
 
-def load_generator(run_dir, checkpoint=None, device="cpu"):
+def _generator_state(run_dir: Path, device, log) -> dict:
+    """The state of ``generator.pt``, else of the newest readable checkpoint (saying why)."""
+    path = run_dir / GENERATOR_FILE
+    if path.is_file():
+        try:
+            return load_checkpoint(path, device)
+        except CheckpointError as err:
+            log(f"warning: {err}; using the newest readable checkpoint instead")
+    found = newest_readable_checkpoint(run_dir, device, log)
+    if found is None:
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"no run folder {run_dir}")
+        raise FileNotFoundError(f"{run_dir} holds no readable {GENERATOR_FILE} or checkpoint")
+    return found[1]
+
+
+def load_generator(run_dir, checkpoint=None, device="cpu", log=None):
     """(net_G in eval mode, RunConfig, (n_mels, n_frames), step) from ``generator.pt`` or a checkpoint.
 
     Without ``checkpoint`` the run's ``generator.pt`` is used, else its newest checkpoint; both hold the
     exponential moving average of G's weights, which is what we sample from.
     """
     run_dir = Path(run_dir)
+    log = log or (lambda message: print(message, file=sys.stderr))
     path = Path(checkpoint) if checkpoint else run_dir / GENERATOR_FILE
-    if not path.is_file():
-        path = latest_checkpoint(run_dir)
-        if path is None:
-            raise FileNotFoundError(f"{run_dir} holds neither {GENERATOR_FILE} nor a checkpoint")
-    state = load_checkpoint(path, device)
+    if checkpoint:
+        if not path.is_file():
+            raise FileNotFoundError(f"no checkpoint file {path}")
+        state = load_checkpoint(path, device)
+    else:
+        state = _generator_state(run_dir, device, log)
+    return _generator_from_state(state, device)
+
+
+def _generator_from_state(state: dict, device):
     cfg = RunConfig.from_dict(migrate_saved(state["config"]))
     shape = tuple(state["shape"])
     net_G = build_generator(cfg.model, *shape).to(device)
     net_G.load_state_dict(state["G_ema"])
     return net_G.eval(), cfg, shape, int(state["step"])
+
+
+def load_for_sampling(run_dir, checkpoint=None, device="cpu", log=None):
+    """(net_G, RunConfig, shape, step, Normalizer, MelConfig): everything ``sample`` needs.
+
+    The normaliser and mel settings come from the file's decoding record; a file written before that record
+    existed falls back to the data set its config names (relative paths against ``run_dir``), saying so, and
+    fails with one line if that data set cannot be read.
+    """
+    run_dir = Path(run_dir)
+    log = log or (lambda message: print(message, file=sys.stderr))
+    if checkpoint:
+        if not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"no checkpoint file {checkpoint}")
+        state = load_checkpoint(checkpoint, device)
+    else:
+        state = _generator_state(run_dir, device, log)
+    net_G, cfg, shape, step = _generator_from_state(state, device)
+    if "decoding" in state:
+        return (net_G, cfg, shape, step, *read_decoding(state["decoding"]))
+    log(f"note: {run_dir} was written before generator files held their normaliser; reading it from the "
+        f"data set {cfg.data.source!r}")
+    try:
+        prepared = load_data(cfg.data, run_dir=run_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise FileNotFoundError(f"{run_dir}: its generator holds no normaliser and its data set cannot be "
+                                f"read: {err}") from None
+    return net_G, cfg, shape, step, prepared.normalizer, prepared.mel_config
 
 
 @torch.no_grad()

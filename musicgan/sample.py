@@ -34,7 +34,7 @@ def spectrogram_figure(mels_db, mel_cfg, titles=None, columns: int = 4, dynamic_
     return fig
 
 
-def clips_to_audio(mels_db, mel_cfg, n_iter: int = 32, seed: int = 0) -> np.ndarray:
+def clips_to_audio(mels_db, mel_cfg, n_iter: int = 64, seed: int = 0) -> np.ndarray:
     """Waveforms ``(n, samples)`` from log-mels in dB, peak-normalised to 0.9 (Griffin-Lim phases seeded)."""
     import torch
 
@@ -46,7 +46,7 @@ def clips_to_audio(mels_db, mel_cfg, n_iter: int = 32, seed: int = 0) -> np.ndar
     return (0.9 * audio / np.maximum(peak, 1e-9)).astype(np.float32)
 
 
-def write_samples(mels_db, mel_cfg, out_dir, *, n_iter: int = 32, prefix: str = "sample") -> list[Path]:
+def write_samples(mels_db, mel_cfg, out_dir, *, n_iter: int = 64, prefix: str = "sample") -> list[Path]:
     """Write ``prefix-NN.wav`` per clip and one ``prefix-grid.png``; return the paths written."""
     import matplotlib.pyplot as plt
     import soundfile
@@ -67,28 +67,44 @@ def write_samples(mels_db, mel_cfg, out_dir, *, n_iter: int = 32, prefix: str = 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, type=Path, help="run folder written by `train`")
     parser.add_argument("--checkpoint", type=Path, help="a checkpoint file (default: RUN/generator.pt, "
-                        "else the newest checkpoint)")
-    parser.add_argument("--out", type=Path, help="output folder (default: RUN/samples)")
+                        "else the newest readable checkpoint)")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/samples/<run folder name> under "
+                        "the working directory; tracked files and the run's own files are never replaced)")
     parser.add_argument("-n", "--count", type=int, default=8, help="clips to generate (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent vectors (default 0)")
     parser.add_argument("--griffin-lim-iters", type=int, default=None,
                         help="Griffin-Lim iterations (default: the run's train.griffin_lim_iters)")
 
 
+def output_names(count: int, prefix: str = "sample") -> list[str]:
+    """The files :func:`write_samples` writes for ``count`` clips."""
+    return [f"{prefix}-{i:02d}.wav" for i in range(count)] + [f"{prefix}-grid.png"]
+
+
+def default_out(run_dir: Path) -> Path:
+    """``runs/samples/<run folder name>`` in the working directory: never inside a (possibly committed) run."""
+    return Path("runs") / "samples" / (Path(run_dir).resolve().name or "run")
+
+
 def run(args) -> int:
-    from musicgan.runs import generate, load_data, load_generator
+    """Write the samples; 0 on success, 2 with one line on stderr for bad input (checked before any work)."""
+    from musicgan.outputs import check_output_folder
+    from musicgan.runs import generate, load_for_sampling
 
     try:
         check_int(args.count, "--count", low=1)
-        net_G, cfg, shape, step = load_generator(args.run, args.checkpoint)
-        prepared = load_data(cfg.data)
-    except (FileNotFoundError, ValueError) as err:
+        if args.griffin_lim_iters is not None:
+            check_int(args.griffin_lim_iters, "--griffin-lim-iters", low=1)
+        out = args.out or default_out(args.run)
+        inputs = [p for p in (args.run / "generator.pt", args.run / "checkpoints", args.checkpoint) if p]
+        check_output_folder(out, output_names(args.count), what="samples", inputs=inputs)
+        net_G, cfg, shape, step, normalizer, mel_cfg = load_for_sampling(args.run, args.checkpoint)
+    except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     clips = generate(net_G, args.count, args.seed)
-    mels_db = prepared.normalizer.denormalize(clips)
     n_iter = args.griffin_lim_iters or cfg.train.griffin_lim_iters
-    paths = write_samples(mels_db, prepared.mel_config, args.out or args.run / "samples", n_iter=n_iter)
+    paths = write_samples(normalizer.denormalize(clips), mel_cfg, out, n_iter=n_iter)
     print(f"{args.count} clips from step {step} of {args.run} -> {paths[0].parent} "
           f"({len(paths) - 1} wav files and {paths[-1].name})")
     return 0

@@ -20,16 +20,42 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from musicgan.config import RunConfig, load_config, save_config
+from musicgan.config import RunConfig, load_config, migrate_saved, save_config
 from musicgan.losses import discriminator_loss, generator_loss, generator_regularisers
-from musicgan.runs import (build_models, export_generator, latest_checkpoint, load_checkpoint, load_data,
-                           save_checkpoint, split_data)
+from musicgan.outputs import OutputPathError, check_output_folder
+from musicgan.runs import (build_models, checkpoint_paths, decoding_record, export_generator, latest_checkpoint,
+                           load_data, newest_readable_checkpoint, save_checkpoint, split_data)
 from sims.seeding import seed_everything
 
 __all__ = ["add_arguments", "run", "train", "NonFiniteLossError", "Trainer", "batch_diversity"]
 
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the run stopped before applying that step."""
+
+
+# On --resume these settings may differ from the checkpoint's and take effect; every other one decides the
+# networks' shapes, the data or the random streams, and a difference is refused.
+RESUME_CHANGEABLE = ("name", "train.steps", "train.device", "train.num_threads", "train.log_every", "train.image_every",
+                     "train.checkpoint_every", "train.keep_checkpoints", "train.griffin_lim_iters", "train.progress",
+                     "optim.batch_size", "optim.lr_g", "optim.lr_d", "optim.beta1", "optim.beta2", "optim.ema_decay",
+                     "loss.kind", "loss.r1_gamma", "loss.r1_every", "loss.gp_lambda", "loss.d_steps",
+                     "loss.mode_seeking", "loss.mode_seeking_pool", "loss.feature_matching")
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in values.items():
+        out.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out
+
+
+def resume_differences(saved: dict, cfg: RunConfig) -> tuple[dict, dict]:
+    """(changeable, fixed): ``{key: (saved value, new value)}`` for each setting where ``cfg`` differs from the
+    checkpoint's config ``saved`` (filled with today's defaults for keys added since)."""
+    old, new = _flat(RunConfig.from_dict(migrate_saved(saved)).to_dict()), _flat(cfg.to_dict())
+    diff = {key: (old[key], new[key]) for key in new if old.get(key) != new[key]}
+    changeable = {k: v for k, v in diff.items() if k in RESUME_CHANGEABLE}
+    return changeable, {k: v for k, v in diff.items() if k not in RESUME_CHANGEABLE}
 
 
 @torch.no_grad()
@@ -90,7 +116,8 @@ class Trainer:
             self._resume()
 
     def _load_clips(self) -> None:
-        prepared = load_data(self.cfg.data, progress=self.rank == 0 and self.cfg.train.progress)
+        prepared = load_data(self.cfg.data, progress=self.rank == 0 and self.cfg.train.progress,
+                             run_dir=self.out_dir)
         train_idx, _ = split_data(prepared, self.cfg.data)
         self.mel_config, self.normalizer = prepared.mel_config, prepared.normalizer
         clips = prepared.normalizer.normalize(prepared.mels[train_idx])
@@ -124,21 +151,37 @@ class Trainer:
                 "D": self.net_D.state_dict(), "G_ema": self.ema_G.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
                 "rng": self.rng.get_state(), "config": self.cfg.to_dict(), "shape": list(self.shape),
-                "world_size": self.world}
+                "world_size": self.world, "decoding": decoding_record(self.mel_config, self.normalizer)}
 
     def _resume(self) -> None:
-        path = latest_checkpoint(self.out_dir)
-        if path is None:
+        if not checkpoint_paths(self.out_dir):
             raise FileNotFoundError(f"--resume: no checkpoint in {self.out_dir / 'checkpoints'}")
-        state = load_checkpoint(path, self.device)
+        found = newest_readable_checkpoint(self.out_dir, self.device, log=self.log)
+        if found is None:
+            raise FileNotFoundError(f"--resume: no readable checkpoint in {self.out_dir / 'checkpoints'}")
+        path, state = found
         if state["world_size"] != self.world:
             raise ValueError(f"{path} was written by {state['world_size']} process(es), resuming with {self.world}")
+        changed, fixed = resume_differences(state["config"], self.cfg)
+        if fixed:
+            listed = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in fixed.items())
+            raise ValueError(f"--resume cannot change {listed} (they fix the networks, the data or the random "
+                             "streams): start a new run with another --out")
         for module, key in ((self.net_G, "G"), (self.net_D, "D"), (self.ema_G, "G_ema"),
                             (self.opt_G, "opt_G"), (self.opt_D, "opt_D")):
             module.load_state_dict(state[key])
+        self._apply_optim_settings()         # the optimisers' saved state carries the old rates and betas
         self.rng.set_state(state["rng"].cpu())
         self.step, self.d_step = state["step"], state["d_step"]
         self.log(f"resumed from {path} at step {self.step}")
+        if changed:
+            self.log("changed on resume: " + "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
+
+    def _apply_optim_settings(self) -> None:
+        optim = self.cfg.optim
+        for opt, lr in ((self.opt_G, optim.lr_g), (self.opt_D, optim.lr_d)):
+            for group in opt.param_groups:
+                group["lr"], group["betas"] = lr, (optim.beta1, optim.beta2)
 
     def _latent(self) -> torch.Tensor:
         z = torch.randn(self.cfg.optim.batch_size, *self.net_G.latent_shape, generator=self.rng)
@@ -153,8 +196,12 @@ class Trainer:
         if self.world > 1:                   # every process must agree to stop
             dist.all_reduce(value)
         if not torch.isfinite(value):
+            last = latest_checkpoint(self.out_dir)
+            where = (f"The last good checkpoint is {last}" if last is not None
+                     else "No checkpoint had been written yet")
             raise NonFiniteLossError(f"{what} is {value.item()} at step {self.step}; stopped before applying it. "
-                                     f"The last good checkpoint is {latest_checkpoint(self.out_dir)}")
+                                     f"{where}; lower the learning rates (--set optim.lr_g=..., optim.lr_d=...) "
+                                     "or check the data set")
 
     def _d_update(self) -> dict:
         with torch.no_grad():
@@ -219,11 +266,29 @@ def _prepare_folder(cfg: RunConfig, out_dir: Path, resume: bool, trainer: Traine
     (out_dir / name).write_text(json.dumps(info, indent=2) + "\n")
 
 
+RUN_FILES = ("config.json", "run_info.json", "generator.pt", "sessions.jsonl", "logs", "checkpoints", "samples")
+
+
+def _checked_run_folder(out_dir: Path, cfg: RunConfig) -> Path:
+    """``out_dir`` once it may become a run folder: new, empty, or already a run folder; never the data file."""
+    data = [Path(cfg.data.source)] if cfg.data.source not in ("chorales", "synthetic") else []
+    check_output_folder(out_dir, ("config.json", "run_info.json", "generator.pt"), what="run files", inputs=data,
+                        tracked_ok=True)
+    if out_dir.is_dir() and not (out_dir / "config.json").is_file():
+        own = {*RUN_FILES, *(d.name for d in data if d.resolve().parent == out_dir.resolve())}   # its data set
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in own and not p.name.startswith("."))
+        if foreign:
+            listed = ", ".join(foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+            raise OutputPathError(f"refusing to train into {out_dir}: it holds other files ({listed}) and is not "
+                                  "a run folder; choose another --out")
+    return out_dir
+
+
 def train(cfg: RunConfig, out_dir, *, resume: bool = False, log=print) -> dict:
     """Train as ``cfg`` says, writing the run folder ``out_dir``; returns timing facts of this session."""
     from musicgan.tblog import RunLogger
 
-    out_dir = Path(out_dir)
+    out_dir = _checked_run_folder(Path(out_dir), cfg)
     if not resume and latest_checkpoint(out_dir) is not None:
         raise FileExistsError(f"{out_dir} already holds checkpoints: pass --resume, or choose another --out")
     trainer = Trainer(cfg, out_dir, resume=resume, log=log)
@@ -262,7 +327,8 @@ def _finish(trainer: Trainer, main: bool, facts: dict) -> None:
     latest = latest_checkpoint(trainer.out_dir)
     if latest is None or latest.name != f"ckpt-{trainer.step:07d}.pt":
         trainer.save()
-    export_generator(trainer.out_dir, trainer.cfg, trainer.ema_G.state_dict(), trainer.shape, trainer.step)
+    export_generator(trainer.out_dir, trainer.cfg, trainer.ema_G.state_dict(), trainer.shape, trainer.step,
+                     decoding=decoding_record(trainer.mel_config, trainer.normalizer))
     _write_final_samples(trainer)
     with (trainer.out_dir / "sessions.jsonl").open("a") as f:     # one line per session
         f.write(json.dumps({**facts, "last_step": trainer.step}) + "\n")
@@ -296,7 +362,7 @@ def run(args) -> int:
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         return 3
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     finally:

@@ -26,11 +26,18 @@ __all__ = ["euclidean_cost", "w1_cdf", "w1_lp", "optimal_plan", "monotone_plan",
 EMD_MAX_ITER = 10_000_000  # POT's default (1e5) stops early on clouds of a few hundred points
 
 
-def _check_law(values, weights, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a discrete law: points of shape (n,) or (n, d), weights of shape (n,) summing to one."""
+def _check_law(values, weights, name: str, *, one_d: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a discrete law: points of shape (n,) or (n, d), weights of shape (n,) summing to one.
+
+    ``one_d``: the routes that only exist on the line; points (n, 1) become (n,), and (n, d > 1) is refused.
+    """
     values = check_finite(values, f"{name} points")
     if values.ndim not in (1, 2) or len(values) == 0:
         raise ValueError(f"{name} points must have shape (n,) or (n, d), got {values.shape}")
+    if one_d and values.ndim == 2:
+        if values.shape[1] != 1:
+            raise ValueError(f"{name} points must be 1-D, shape (n,) or (n, 1), got {values.shape}")
+        values = values[:, 0]
     weights = np.full(len(values), 1.0 / len(values)) if weights is None else weights
     weights = check_probabilities(weights, f"{name} weights")
     if len(weights) != len(values):
@@ -47,8 +54,8 @@ def euclidean_cost(x, y) -> np.ndarray:
 
 def w1_cdf(x, a, y, b) -> float:
     """W1 of two 1-D discrete laws as ``sum |F - G| dx`` between consecutive points of the merged support."""
-    x, a = _check_law(x, a, "p")
-    y, b = _check_law(y, b, "q")
+    x, a = _check_law(x, a, "p", one_d=True)
+    y, b = _check_law(y, b, "q", one_d=True)
     grid = np.union1d(x, y)  # sorted
     cdf_p = np.array([a[x <= g].sum() for g in grid[:-1]])
     cdf_q = np.array([b[y <= g].sum() for g in grid[:-1]])
@@ -98,8 +105,8 @@ def w1_routes_1d(x, a, y, b) -> dict[str, float]:
     The CDF sum (the hand computation in floats), the LP (``ot.emd2``), POT's sorting solver
     (``ot.wasserstein_1d``, which returns W_p^p: W1 itself for p = 1) and scipy's.
     """
-    x, a = _check_law(x, a, "p")
-    y, b = _check_law(y, b, "q")
+    x, a = _check_law(x, a, "p", one_d=True)
+    y, b = _check_law(y, b, "q", one_d=True)
     return {"CDF sum": w1_cdf(x, a, y, b),
             "ot.emd2": w1_lp(x, a, y, b),
             "ot.wasserstein_1d": float(ot.wasserstein_1d(x, y, a, b, p=1)),

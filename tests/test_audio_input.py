@@ -49,7 +49,7 @@ def test_folder_gives_the_right_clips_and_messages(music_folder):
     assert {n: len(c) for n, (c, _) in got.items()} == {"silence.ogg": 0, "stereo44k.wav": 3, "sub/mono8k.flac": 2}
     skipped = dict(report.skipped)
     assert skipped["empty.wav"] == "empty file (0 bytes)"
-    assert skipped["notes.wav"].startswith("cannot decode: Format not recognised")
+    assert skipped["notes.wav"] == "not audio: the file holds text (it begins 'these are not sample')"
     assert skipped["sub/corrupt.wav"].startswith("cannot decode:")
     assert skipped["cover.txt"] == "not an audio file extension (.txt)"
     assert sum(m.startswith("skipped ") for m in messages) == 4
@@ -71,7 +71,8 @@ def test_stereo_44k_is_downmixed_and_resampled_like_librosa(music_folder):
 
 
 def test_clip_audio_hop_tail_and_silence():
-    audio = np.concatenate([np.full(100, 0.5), np.zeros(100), np.full(50, 0.5)]).astype(np.float32)
+    loud = np.resize([0.5, -0.5], 100)                    # a square wave at Nyquist: RMS 0.5 about its mean 0
+    audio = np.concatenate([loud, np.zeros(100), loud[:50]]).astype(np.float32)
     clips, starts = clip_audio(audio, 60, 40, silence_db=-60.0)
     # candidate starts 0, 40, ..., 160 (the last 30-sample tail is too short); 120 lies wholly in the silence
     np.testing.assert_array_equal(starts, [0, 40, 80, 160])
@@ -88,7 +89,7 @@ def test_cli_prepares_the_folder_and_reports(music_folder, tmp_path, capsys):
     assert main(["prepare", "--audio-dir", str(music_folder), "--out", str(out), "--no-progress"]) == 0
     captured = capsys.readouterr()
     assert "files read: 3 (1 gave no clip); files skipped: 4; clips made: 5" in captured.out
-    assert "skipped notes.wav: cannot decode" in captured.err
+    assert "skipped notes.wav: not audio: the file holds text" in captured.err
     prepared = load_prepared(out)
     assert prepared.n_clips == 5 and prepared.mels.shape == (5, 256, 64)
     assert prepared.sources == ["stereo44k.wav"] * 3 + ["sub/mono8k.flac"] * 2
@@ -101,17 +102,17 @@ def test_cli_fails_clearly_without_readable_audio(tmp_path, capsys):
     folder = tmp_path / "junk"
     folder.mkdir()
     (folder / "a.wav").write_text("not audio")
-    assert main(["prepare", "--audio-dir", str(folder), "--out", str(tmp_path / "x.npz"), "--no-progress"]) == 1
+    assert main(["prepare", "--audio-dir", str(folder), "--out", str(tmp_path / "x.npz"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "skipped a.wav: cannot decode" in err and "error: no clips from" in err
+    assert "skipped a.wav: not audio: the file holds text" in err and "error: no clips from" in err
     assert not (tmp_path / "x.npz").exists()
-    assert main(["prepare", "--audio-dir", str(tmp_path / "missing"), "--no-progress"]) == 1
-    assert "is not a directory" in capsys.readouterr().err
+    assert main(["prepare", "--audio-dir", str(tmp_path / "missing"), "--no-progress"]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 def test_cli_help_and_bad_parameters(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["prepare", "--help"])
     assert exit_info.value.code == 0 and "--audio-dir" in capsys.readouterr().out
-    assert main(["prepare", "--n-mels", "0", "--no-progress"]) == 1
+    assert main(["prepare", "--n-mels", "0", "--no-progress"]) == 2
     assert "n_mels must lie in [1, inf], got 0" in capsys.readouterr().err

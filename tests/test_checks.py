@@ -107,3 +107,10 @@ def test_glue_numbers_unwraps_numpy_scalars(monkeypatch):
     glue_numbers(err=np.float64(0.25), n=np.int64(3), label="x")
     assert glued == {"err": 0.25, "n": 3, "label": "x"}
     assert type(glued["err"]) is float and type(glued["n"]) is int
+
+
+def test_check_probabilities_tolerates_the_dtype_rounding_and_renormalises():
+    p = check_probabilities(np.full(10, 0.1, np.float32), "p")
+    assert p.dtype == np.float64 and p.sum() == pytest.approx(1.0, abs=1e-15)
+    with pytest.raises(ValueError, match="must sum to 1"):
+        check_probabilities(np.full(10, 0.1000001, np.float64), "p")

@@ -129,3 +129,24 @@ def test_parallel_lines_sweep_matches_single_calls():
     sweep = sw.parallel_lines_sweep([-0.2, 0.0, 0.4], n_points=10)
     assert sweep["W1"] == pytest.approx([0.2, 0.0, 0.4], abs=1e-12)
     assert list(np.isinf(sweep["KL"])) == [True, False, True]
+
+
+def test_float32_weights_are_accepted_and_renormalised():
+    """Issue 16, item 10: ten float32 weights of 0.1 sum to 1.0000000149; POT accepts them, so must we."""
+    a32 = np.full(10, 0.1, np.float32)
+    x, y = np.arange(10.0), np.arange(10.0) + 0.5
+    assert float(a32.sum(dtype=np.float64)) != 1.0
+    routes = sw.w1_routes_1d(x, a32, y, a32)
+    assert routes == pytest.approx({key: 0.5 for key in routes}, abs=1e-12)
+    assert sw.w1_lp(x, a32, y, None) == pytest.approx(0.5, abs=1e-12)
+    with pytest.raises(ValueError, match="p weights must sum to 1"):      # a real error is still one
+        sw.w1_lp(x, np.full(10, 0.11, np.float32), y, None)
+
+
+def test_points_of_shape_n_by_1_are_one_dimensional():
+    """Issue 16, item 10: (n, 1) points gave an IndexError inside the CDF route."""
+    x, y = np.array([0.0, 1.0, 3.0]), np.array([0.5, 2.0, 2.5])
+    assert sw.w1_routes_1d(x[:, None], None, y[:, None], None) == pytest.approx(sw.w1_routes_1d(x, None, y, None))
+    assert sw.w1_cdf(x[:, None], None, y, None) == pytest.approx(sw.w1_cdf(x, None, y, None))
+    with pytest.raises(ValueError, match=r"p points must be 1-D, shape \(n,\) or \(n, 1\), got \(3, 2\)"):
+        sw.w1_cdf(np.zeros((3, 2)), None, y, None)
