@@ -27,8 +27,8 @@ def scores():
 
 @pytest.fixture(scope="module")
 def sets(scores):
-    real = np.concatenate([_clips(synthesize_harmonic(m, SR))[:8] for m in scores])
-    scrambled = np.concatenate([_clips(synthesize_harmonic(scramble_pitches(m, i), SR))[:8]
+    real = np.concatenate([_clips(synthesize_harmonic(m, SR))[:6] for m in scores])
+    scrambled = np.concatenate([_clips(synthesize_harmonic(scramble_pitches(m, i), SR))[:6]
                                 for i, m in enumerate(scores)])
     detuned = detune(real, SR, 50.0)
     detuned = np.pad(detuned, ((0, 0), (0, CLIP - detuned.shape[1])))
