@@ -1,0 +1,412 @@
+"""A small note transcriber trained on the rendered chorales, and a Fréchet distance on its features.
+
+GANSynth (Engel et al. 2019) scored generated audio by a Fréchet distance on the features of a pitch
+classifier trained for the task, since a network that had to tell notes apart hears pitch where the
+hand-made log-mel statistics do not. No such network can be downloaded here, so one is trained here for a
+task the data set provides the labels for: the score of each rendered chorale says which notes sound in
+each mel frame (frame-wise transcription, the "frame stack" of Onsets and Frames, Hawthorne et al. 2018,
+much smaller). Input: a normalised log-mel clip ``(n_mels, n_frames)``; output: a logit per MIDI note of
+``NOTE_RANGE`` (36..84) and frame. The features of a clip are the time mean and standard deviation of the
+per-frame hidden layer before those logits; the Fréchet distance between two sets of clips is FID's
+formula (Heusel et al. 2017) on them.
+
+A trained model is saved with its settings and the hash of the data set's parameters, and refuses a data
+set of another representation. ``python -m musicgan transcriber --out PATH`` (re)trains one.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from musicgan.metrics import NOTE_RANGE, frechet_distance, gaussian_stats
+from sims.checks import check_int, check_positive, check_shape
+
+__all__ = ["Transcriber", "chorale_notes", "piano_roll", "clip_targets", "train_transcriber", "frame_scores",
+           "embed", "frechet_transcriber_distance", "rendered_clip_audio", "audio_to_input", "frechet_controls",
+           "save_transcriber", "load_transcriber", "data_key", "add_arguments", "run"]
+
+FORMAT = "musicgan-transcriber/1"
+CHORALE_KIND = "music21-bach-chorales"
+
+
+# ---------------------------------------------------------------- labels from the scores
+
+def _note_array(path) -> np.ndarray:
+    """(n_notes, 3) float64 rows (start s, end s, MIDI pitch) of one chorale, as its audio is rendered."""
+    from musicgan.chorales import chorale_to_midi
+
+    notes = [(n.start, n.end, n.pitch) for inst in chorale_to_midi(path).instruments for n in inst.notes]
+    return np.array(notes, dtype=np.float64).reshape(-1, 3)
+
+
+def _notes_cache_path(cache_dir) -> Path:
+    import music21
+
+    from musicgan.dataset import default_cache_dir
+
+    code = (Path(__file__).parent / "chorales.py").read_bytes()
+    key = hashlib.sha256(music21.__version__.encode() + code).hexdigest()[:12]
+    return default_cache_dir(cache_dir) / f"chorale-notes-{key}.npz"
+
+
+def _read_notes(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        return {str(n): data[f"n{i}"] for i, n in enumerate(data["names"])}
+
+
+def _write_notes(path: Path, notes: dict[str, np.ndarray]) -> None:
+    names = sorted(notes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, names=np.array(names), **{f"n{i}": notes[n] for i, n in enumerate(names)})
+    os.replace(tmp, path)
+
+
+def chorale_notes(names, *, workers: int = 2, cache_dir=None) -> dict[str, np.ndarray]:
+    """The notes of each named chorale: ``{file name: (n_notes, 3) array of (start s, end s, MIDI pitch)}``.
+
+    Times are those ``chorales.chorale_to_midi`` gives the renderer, so they line up with the audio to the
+    sample. Parsing MusicXML is slow (~0.3 s a piece), so pieces not yet cached are parsed in ``workers``
+    processes and added to a cache file in the data folder (:func:`musicgan.dataset.default_cache_dir`, or
+    ``cache_dir``) named after music21's version and the code of ``chorales.py``. Raises KeyError for a name
+    that is not a bundled chorale.
+    """
+    from musicgan.chorales import chorale_paths
+
+    path = _notes_cache_path(cache_dir)
+    cached = _read_notes(path)
+    todo = sorted(set(names) - set(cached))
+    if todo:
+        by_name = {p.name: str(p) for p in chorale_paths()}
+        if any(n not in by_name for n in todo):
+            raise KeyError(f"not a bundled chorale: {next(n for n in todo if n not in by_name)}")
+        jobs = [by_name[n] for n in todo]
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing
+
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            with multiprocessing.get_context(method).Pool(workers) as pool:
+                arrays = pool.map(_note_array, jobs, chunksize=4)
+        else:
+            arrays = list(map(_note_array, jobs))
+        cached.update(zip(todo, arrays))
+        _write_notes(path, cached)
+    return {n: cached[n] for n in names}
+
+
+def piano_roll(notes, starts, n_frames: int, hop_length: int, sample_rate: int) -> np.ndarray:
+    """Which notes of ``NOTE_RANGE`` sound in each frame of each clip: bool ``(n_clips, n_notes, n_frames)``.
+
+    ``notes``: ``(n, 3)`` rows (start s, end s, MIDI pitch); ``starts``: first sample of each clip. Frame t of
+    a clip is centred on sample ``start + t * hop_length`` (``center=True`` STFT) and a note sounds there if
+    ``note start <= time < note end``. Notes outside ``NOTE_RANGE`` are dropped.
+    """
+    notes = check_shape(np.asarray(notes, dtype=np.float64), (None, 3), "notes")
+    times = (np.asarray(starts, dtype=np.float64)[:, None] + np.arange(n_frames) * hop_length) / sample_rate
+    roll = np.zeros((times.shape[0], len(NOTE_RANGE), n_frames), dtype=bool)
+    for start, end, pitch in notes:
+        row = int(pitch) - int(NOTE_RANGE[0])
+        if 0 <= row < len(NOTE_RANGE):
+            roll[:, row] |= (times >= start) & (times < end)
+    return roll
+
+
+def clip_targets(prepared, notes: dict, indices=None) -> np.ndarray:
+    """Piano rolls ``(len(indices), n_notes, n_frames)`` bool for clips of a chorale PreparedSet."""
+    cfg = prepared.mel_config
+    indices = np.arange(prepared.n_clips) if indices is None else np.asarray(indices)
+    sources = np.asarray(prepared.sources)[indices]
+    out = np.zeros((len(indices), len(NOTE_RANGE), prepared.mels.shape[2]), dtype=bool)
+    for name in np.unique(sources):
+        rows = np.flatnonzero(sources == name)
+        out[rows] = piano_roll(notes[name], prepared.starts[indices[rows]], out.shape[2], cfg.hop_length,
+                               cfg.sample_rate)
+    return out
+
+
+# ---------------------------------------------------------------- the network
+
+class Transcriber(nn.Module):
+    """Log-mel clip ``(batch, n_mels, n_frames)`` in [-1, 1] -> note logits ``(batch, n_notes, n_frames)``.
+
+    The mel bands are the input channels of two 1-D convolutions over time (kernel 5, ReLU: ``channels``
+    then ``hidden`` units per frame, so each frame's features see +-4 frames, +-64 ms at the default hop);
+    a linear map of each frame's ``hidden`` features gives its note logits. Works for any ``n_mels`` and
+    any number of frames >= 1.
+    """
+
+    def __init__(self, n_mels: int, *, channels: int = 128, hidden: int = 48, n_notes: int = len(NOTE_RANGE)):
+        super().__init__()
+        self.settings = {"n_mels": check_int(n_mels, "n_mels", low=1), "channels": check_int(channels, "channels", low=1),
+                         "hidden": check_int(hidden, "hidden", low=1), "n_notes": check_int(n_notes, "n_notes", low=1)}
+        self.frames = nn.Sequential(nn.Conv1d(n_mels, channels, 5, padding=2), nn.ReLU(),
+                                    nn.Conv1d(channels, hidden, 5, padding=2), nn.ReLU())
+        self.out = nn.Conv1d(hidden, n_notes, 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-frame hidden features ``(batch, n_frames, hidden)`` of clips ``(batch, n_mels, n_frames)``."""
+        if x.ndim != 3 or x.shape[1] != self.settings["n_mels"]:
+            raise ValueError(f"clips must have shape (batch, {self.settings['n_mels']}, n_frames), got {tuple(x.shape)}")
+        return self.frames(x).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x).transpose(1, 2))
+
+
+def _batches(x, batch_size: int):
+    for start in range(0, len(x), batch_size):
+        yield torch.as_tensor(np.asarray(x[start:start + batch_size], dtype=np.float32))
+
+
+@torch.no_grad()
+def frame_scores(model: Transcriber, clips_norm, targets, *, batch_size: int = 256) -> dict:
+    """Frame-wise transcription scores of ``model`` on normalised clips against bool piano rolls.
+
+    Returns ``loss`` (mean binary cross-entropy per cell, nats) and note-level frame ``precision``,
+    ``recall`` and ``f1`` (a note counts as on where its logit > 0), pooled over all frames
+    (mir_eval's frame metrics, summed over clips).
+    """
+    model.eval()
+    loss, tp, fp, fn, cells = 0.0, 0, 0, 0, 0
+    for x, y in zip(_batches(clips_norm, batch_size), _batches(targets, batch_size)):
+        logits = model(x)
+        loss += nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum").item()
+        on, truth = logits > 0, y > 0.5
+        tp, fp, fn = tp + int((on & truth).sum()), fp + int((on & ~truth).sum()), fn + int((~on & truth).sum())
+        cells += y.numel()
+    precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    return {"loss": loss / max(cells, 1), "precision": precision, "recall": recall,
+            "f1": 2 * tp / max(2 * tp + fp + fn, 1)}
+
+
+def train_transcriber(clips_norm, targets, *, steps: int = 2000, batch_size: int = 32, lr: float = 2e-3,
+                      seed: int = 0, channels: int = 128, hidden: int = 48, log=None) -> Transcriber:
+    """Fit a :class:`Transcriber` with Adam and binary cross-entropy per (note, frame) cell.
+
+    clips_norm: float ``(n, n_mels, n_frames)`` in [-1, 1] (training clips only); targets: bool piano rolls
+    ``(n, n_notes, n_frames)`` (:func:`clip_targets`). Batches are drawn with replacement by a generator
+    seeded with ``seed``, which also seeds the initial weights.
+    """
+    check_int(steps, "steps", low=1)
+    n_mels = np.shape(clips_norm)[1]
+    if len(clips_norm) != len(targets):
+        raise ValueError(f"{len(clips_norm)} clips but {len(targets)} targets")
+    torch.manual_seed(seed)
+    model = Transcriber(n_mels, channels=channels, hidden=hidden, n_notes=np.shape(targets)[1])
+    opt = torch.optim.Adam(model.parameters(), lr=check_positive(lr, "lr"))
+    rng = np.random.default_rng(seed)
+    model.train()
+    for step in range(steps):
+        idx = np.sort(rng.integers(0, len(clips_norm), batch_size))
+        x = torch.as_tensor(np.asarray(clips_norm[idx], dtype=np.float32))
+        y = torch.as_tensor(np.asarray(targets[idx], dtype=np.float32))
+        loss = nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if log is not None and (step + 1) % 250 == 0:
+            log(f"step {step + 1}/{steps}: loss {loss.item():.4f}")
+    return model.eval()
+
+
+# ---------------------------------------------------------------- features and the distance
+
+@torch.no_grad()
+def embed(model: Transcriber, clips_norm, *, batch_size: int = 256) -> np.ndarray:
+    """Features ``(n, 2 hidden)`` float64 of normalised clips ``(n, n_mels, n_frames)``: the time mean and
+    standard deviation of each hidden unit of :meth:`Transcriber.features` (what the note logits are read from)."""
+    model.eval()
+    out = [torch.cat([h.mean(dim=1), h.std(dim=1)], dim=1) for h in map(model.features, _batches(clips_norm, batch_size))]
+    return torch.cat(out).double().numpy()
+
+
+def frechet_transcriber_distance(model: Transcriber, clips_a, clips_b) -> float:
+    """Fréchet distance between Gaussians fitted to the :func:`embed` features of two sets of normalised clips.
+
+    Same formula as FID (Heusel et al. 2017), on the features of a network trained to transcribe the chorales
+    instead of Inception's, as GANSynth (Engel et al. 2019) did with a pitch classifier. 0 for identical
+    sets; two disjoint halves of the held-out real chorales score a small value that depends on the number
+    of clips; detuned chorales and noise score far more (see :func:`frechet_controls`).
+    """
+    return frechet_distance(*gaussian_stats(embed(model, clips_a)), *gaussian_stats(embed(model, clips_b)))
+
+
+def rendered_clip_audio(prepared, indices, *, cents: float = 0.0, workers: int = 2) -> np.ndarray:
+    """Audio ``(len(indices), clip_samples)`` float32 of chorale clips, each piece rendered once.
+
+    With ``cents != 0`` the whole piece is first detuned by :func:`musicgan.controls.detune` and each clip
+    cut where its first sample moved to, so the clip holds the same music, every frequency (and the tempo)
+    scaled by 2^(cents / 1200).
+    """
+    from musicgan.chorales import chorale_paths, iter_rendered_chorales
+    from musicgan.controls import detune
+
+    cfg, source = prepared.mel_config, prepared.params["source"]
+    indices = np.asarray(indices)
+    names = np.asarray(prepared.sources)[indices]
+    paths = [p for p in chorale_paths() if p.name in set(names)]
+    ratio = 2.0 ** (cents / 1200.0)
+    out = np.zeros((len(indices), cfg.clip_samples), np.float32)
+    for name, audio in iter_rendered_chorales(cfg.sample_rate, source["renderer"], source.get("soundfont"),
+                                              paths=paths, workers=workers):
+        audio = detune(audio, cfg.sample_rate, cents) if cents else audio
+        for row in np.flatnonzero(names == name):
+            start = int(round(prepared.starts[indices[row]] / ratio))
+            piece = audio[start:start + cfg.clip_samples]
+            out[row, :piece.size] = piece
+    return out
+
+
+def audio_to_input(prepared, audio) -> np.ndarray:
+    """Normalised log-mels ``(n, n_mels, n_frames)`` of audio clips ``(n, clip_samples)``, as the set's clips."""
+    from musicgan.mel import log_mel_spectrogram
+
+    mels = log_mel_spectrogram(torch.as_tensor(np.asarray(audio, dtype=np.float32)), prepared.mel_config)
+    return prepared.normalizer.normalize(mels.numpy())
+
+
+def frechet_controls(model: Transcriber, prepared, held_idx, *, cents: float = 50.0, seed: int = 0,
+                     workers: int = 2) -> dict:
+    """The negative controls of the distance on the held-out clips ``held_idx`` of a chorale set.
+
+    The held-out pieces are split into halves A and B by piece (``split_by_source``, ``seed``). Returns
+    ``half_half`` = d(A, B), ``detuned`` = d(A detuned by ``cents``, B), ``noise`` = d(noise shaped like A's
+    audio, B) and their ratios to ``half_half``; a trustworthy distance has both ratios well above 1.
+    """
+    from musicgan.controls import shaped_noise
+    from musicgan.dataset import split_by_source
+
+    held_idx = np.asarray(held_idx)
+    a_pos, b_pos = split_by_source(np.asarray(prepared.sources)[held_idx], 0.5, seed)
+    a, b = held_idx[a_pos], held_idx[b_pos]
+    real_b = prepared.normalizer.normalize(prepared.mels[b])
+    real_a = prepared.normalizer.normalize(prepared.mels[a])
+    audio_a = rendered_clip_audio(prepared, a, workers=workers)
+    detuned = audio_to_input(prepared, rendered_clip_audio(prepared, a, cents=cents, workers=workers))
+    noise = audio_to_input(prepared, shaped_noise(audio_a, len(a), audio_a.shape[1], seed))
+    d = {"half_half": frechet_transcriber_distance(model, real_a, real_b),
+         "detuned": frechet_transcriber_distance(model, detuned, real_b),
+         "noise": frechet_transcriber_distance(model, noise, real_b), "n_a": len(a), "n_b": len(b), "cents": cents}
+    d.update(detuned_ratio=d["detuned"] / d["half_half"], noise_ratio=d["noise"] / d["half_half"])
+    return d
+
+
+# ---------------------------------------------------------------- training on a prepared set, saving, loading
+
+def data_key(prepared) -> str:
+    """Hash of the parameters that produced a prepared set (its representation and contents)."""
+    from musicgan.dataset import _params_key
+
+    return _params_key(prepared.params)
+
+
+def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int = 0, steps: int = 2000,
+                    seed: int = 0, workers: int = 2, log=None, **train_kwargs) -> tuple[Transcriber, dict]:
+    """Train on the training pieces of a chorale set and score on its held-out pieces.
+
+    The split is the GAN's (``split_by_source`` with the same fraction and seed as ``DataConfig``), so the
+    held-out pieces are unseen by both networks. Returns the model and a report: held-out ``f1``,
+    ``precision``, ``recall``, ``loss``, clip counts, ``train_seconds`` (wall clock), the settings.
+    Raises ValueError for a set that was not rendered from the bundled chorales (no scores to learn from).
+    """
+    from musicgan.dataset import split_by_source
+
+    if prepared.params.get("source", {}).get("kind") != CHORALE_KIND:
+        raise ValueError(f"{prepared.path}: the transcriber learns from the chorales' scores; this set has none "
+                         f"(source kind {prepared.params.get('source', {}).get('kind')!r})")
+    train_idx, held_idx = split_by_source(prepared, held_out_fraction, split_seed)
+    notes = chorale_notes(prepared.source_names, workers=workers)
+    norm = prepared.normalizer.normalize
+    clock = time.perf_counter()
+    model = train_transcriber(norm(prepared.mels[train_idx]), clip_targets(prepared, notes, train_idx),
+                              steps=steps, seed=seed, log=log, **train_kwargs)
+    seconds = time.perf_counter() - clock
+    report = frame_scores(model, norm(prepared.mels[held_idx]), clip_targets(prepared, notes, held_idx))
+    report.update(n_train=len(train_idx), n_held_out=len(held_idx), steps=steps, seed=seed,
+                  held_out_fraction=held_out_fraction, split_seed=split_seed, train_seconds=round(seconds, 1))
+    return model, report
+
+
+def save_transcriber(model: Transcriber, path, prepared, report: dict | None = None) -> Path:
+    """Write the weights, settings, the set's :func:`data_key` and mel settings, and ``report`` to ``path``.
+
+    Holds only tensors, numbers, strings, lists and dicts: loads with ``torch.load(weights_only=True)``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format": FORMAT, "settings": dict(model.settings), "data_key": data_key(prepared),
+             "mel": prepared.mel_config.to_dict(), "state_dict": model.state_dict(),
+             "report": {k: v for k, v in (report or {}).items() if isinstance(v, (int, float, str))}}
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_transcriber(path, prepared=None) -> tuple[Transcriber, dict]:
+    """Load a saved transcriber and its record; with ``prepared``, refuse one trained on another data set.
+
+    Raises ValueError (one line, naming the file) for a file that is not a transcriber or whose data key
+    differs from ``prepared``'s: its features would mean something else on another representation.
+    """
+    path = Path(path)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} file")
+    if prepared is not None and state["data_key"] != data_key(prepared):
+        raise ValueError(f"{path} was trained on data set {state['data_key']}, not on {data_key(prepared)} "
+                         f"({prepared.path}): retrain it with `python -m musicgan transcriber`")
+    settings = dict(state["settings"])
+    model = Transcriber(settings.pop("n_mels"), **settings)
+    model.load_state_dict(state["state_dict"])
+    return model.eval(), {k: v for k, v in state.items() if k != "state_dict"}
+
+
+# ---------------------------------------------------------------- command line
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="where to write the trained model (.pt)")
+    parser.add_argument("--data", type=Path, help="prepared chorale set (default: the bundled chorales' set)")
+    parser.add_argument("--steps", type=int, default=2000, help="Adam steps of 32 clips (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="weights and batches (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=2, help="processes parsing scores (default %(default)s)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    parser.add_argument("--controls", action="store_true", help="also measure the detuned and noise controls")
+
+
+def run(args) -> int:
+    import sys
+
+    from musicgan.dataset import ensure_default_dataset, load_prepared
+
+    if args.out.exists() and not args.force:
+        print(f"{args.out} exists: pass --force to overwrite it", file=sys.stderr)
+        return 2
+    if args.data is not None and not args.data.is_file():
+        print(f"--data: no prepared data set at {args.data}", file=sys.stderr)
+        return 2
+    prepared = load_prepared(args.data or ensure_default_dataset(progress=True))
+    try:
+        model, report = fit_transcriber(prepared, steps=args.steps, seed=args.seed, workers=args.workers, log=print)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if args.controls:
+        from musicgan.dataset import split_by_source
+
+        controls = frechet_controls(model, prepared, split_by_source(prepared, 0.1, 0)[1], workers=args.workers)
+        report.update({f"fd_{k}": v for k, v in controls.items()})
+    save_transcriber(model, args.out, prepared, report)
+    print(json.dumps(report, indent=1))
+    return 0
