@@ -27,14 +27,16 @@ import torch
 from torch import nn
 
 from musicgan.metrics import NOTE_RANGE, frechet_distance, gaussian_stats
-from sims.checks import check_int, check_positive, check_shape
+from sims.checks import check_choice, check_int, check_positive, check_shape
+from sims.seeding import as_generator
 
 __all__ = ["Transcriber", "chorale_notes", "piano_roll", "clip_targets", "train_transcriber", "frame_scores",
-           "embed", "frechet_transcriber_distance", "rendered_clip_audio", "audio_to_input", "frechet_controls",
+           "embed", "frechet_transcriber_distance", "rendered_clip_audio", "audio_to_input", "frechet_controls", "held_out_halves", "fit_transcriber",
            "save_transcriber", "load_transcriber", "data_key", "add_arguments", "run"]
 
 FORMAT = "musicgan-transcriber/1"
 CHORALE_KIND = "music21-bach-chorales"
+UNSURE_EDGES = (0.05, 0.2, 0.4, 0.6, 0.8, 0.95)   # note-probability bins of the uncertainty features
 
 
 # ---------------------------------------------------------------- labels from the scores
@@ -153,6 +155,9 @@ class Transcriber(nn.Module):
         self.frames = nn.Sequential(nn.Conv1d(n_mels, channels, 5, padding=2), nn.ReLU(),
                                     nn.Conv1d(channels, hidden, 5, padding=2), nn.ReLU())
         self.out = nn.Conv1d(hidden, n_notes, 1)
+        n_features = hidden + 2 * (len(UNSURE_EDGES) - 1) + 2
+        self.register_buffer("feature_mean", torch.zeros(n_features))   # set by calibrate(): real training clips
+        self.register_buffer("feature_std", torch.ones(n_features))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame hidden features ``(batch, n_frames, hidden)`` of clips ``(batch, n_mels, n_frames)``."""
@@ -162,6 +167,25 @@ class Transcriber(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.features(x).transpose(1, 2))
+
+    def clip_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Unscaled clip features ``(batch, n_features)``: see :func:`embed`."""
+        h = self.features(x)                                            # (b, t, hidden)
+        p = torch.sigmoid(self.out(h.transpose(1, 2)))                  # (b, notes, t)
+        edges = UNSURE_EDGES
+        unsure = torch.stack([((p >= lo) & (p < hi)).sum(1) for lo, hi in zip(edges[:-1], edges[1:])], 1).float()
+        q = p.clamp(1e-6, 1 - 1e-6)
+        entropy = -(q * q.log() + (1 - q) * (1 - q).log()).sum(1, keepdim=True)     # (b, 1, t) nats
+        per_frame = torch.cat([unsure, entropy], 1)                     # (b, bins + 1, t)
+        return torch.cat([h.mean(1), per_frame.mean(2), per_frame.std(2)], 1)
+
+    @torch.no_grad()
+    def calibrate(self, clips_norm, batch_size: int = 256) -> "Transcriber":
+        """Store the mean and standard deviation of each clip feature over ``clips_norm`` (real training clips)."""
+        f = torch.cat([self.eval().clip_features(x) for x in _batches(clips_norm, batch_size)])
+        self.feature_mean.copy_(f.mean(0))
+        self.feature_std.copy_(f.std(0).clamp(min=1e-6))
+        return self
 
 
 def _batches(x, batch_size: int):
@@ -217,18 +241,29 @@ def train_transcriber(clips_norm, targets, *, steps: int = 2000, batch_size: int
         opt.step()
         if log is not None and (step + 1) % 250 == 0:
             log(f"step {step + 1}/{steps}: loss {loss.item():.4f}")
-    return model.eval()
+    return model.eval().calibrate(clips_norm)
 
 
 # ---------------------------------------------------------------- features and the distance
 
 @torch.no_grad()
 def embed(model: Transcriber, clips_norm, *, batch_size: int = 256) -> np.ndarray:
-    """Features ``(n, 2 hidden)`` float64 of normalised clips ``(n, n_mels, n_frames)``: the time mean and
-    standard deviation of each hidden unit of :meth:`Transcriber.features` (what the note logits are read from)."""
+    """Features ``(n, hidden + 12)`` float64 of normalised clips ``(n, n_mels, n_frames)``:
+
+    - what notes sound: the time mean of each hidden unit of :meth:`Transcriber.features` (the layer the note
+      logits are read from, as FID reads Inception's last pool);
+    - how sure the transcriber is of them, whichever they are: per frame, the number of notes whose
+      probability lies in each bin of ``UNSURE_EDGES`` (0.05-0.2, ..., 0.8-0.95: neither off nor on) and the
+      summed binary entropy of the note probabilities (nats), each as its time mean and standard deviation
+      (in the spirit of GANSynth's pitch entropy). Real chorales are transcribed with few unsure notes;
+      detuned ones, whose partials fall between the notes, with many.
+
+    Each feature is standardised by its mean and standard deviation over the real training clips
+    (:meth:`Transcriber.calibrate`), so every one counts in units of its spread in real music.
+    """
     model.eval()
-    out = [torch.cat([h.mean(dim=1), h.std(dim=1)], dim=1) for h in map(model.features, _batches(clips_norm, batch_size))]
-    return torch.cat(out).double().numpy()
+    out = torch.cat([model.clip_features(x) for x in _batches(clips_norm, batch_size)])
+    return ((out - model.feature_mean) / model.feature_std).double().numpy()
 
 
 def frechet_transcriber_distance(model: Transcriber, clips_a, clips_b) -> float:
@@ -276,30 +311,60 @@ def audio_to_input(prepared, audio) -> np.ndarray:
     return prepared.normalizer.normalize(mels.numpy())
 
 
-def frechet_controls(model: Transcriber, prepared, held_idx, *, cents: float = 50.0, seed: int = 0,
-                     workers: int = 2) -> dict:
+def held_out_halves(sources, rng, by: str = "piece") -> tuple[np.ndarray, np.ndarray]:
+    """Two halves ``(a, b)`` of positions into ``sources`` (each clip's piece), sorted int arrays.
+
+    ``by="piece"``: pieces are shuffled with ``rng`` and each goes whole to the half with fewer clips so far,
+    so no piece is on both sides (the stricter baseline: two sets of different music). ``by="clip"``: a
+    random half of the clips, whatever their piece.
+    """
+    check_choice(by, "by", ("piece", "clip"))
+    sources, gen = np.asarray(sources), as_generator(rng)
+    if by == "clip":
+        order = gen.permutation(len(sources))
+        return np.sort(order[: len(order) // 2]), np.sort(order[len(order) // 2:])
+    names, index, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    if names.size < 2:
+        raise ValueError(f"need at least 2 pieces to split by piece, got {names.size}")
+    side, sizes = np.zeros(names.size, dtype=int), [0, 0]
+    for piece in gen.permutation(names.size):
+        side[piece] = int(sizes[1] < sizes[0])
+        sizes[side[piece]] += counts[piece]
+    return np.flatnonzero(side[index] == 0), np.flatnonzero(side[index] == 1)
+
+
+def frechet_controls(model: Transcriber, prepared, held_idx, *, cents: float = 50.0, seeds=range(5),
+                     by: str = "piece", workers: int = 2) -> dict:
     """The negative controls of the distance on the held-out clips ``held_idx`` of a chorale set.
 
-    The held-out pieces are split into halves A and B by piece (``split_by_source``, ``seed``). Returns
-    ``half_half`` = d(A, B), ``detuned`` = d(A detuned by ``cents``, B), ``noise`` = d(noise shaped like A's
-    audio, B) and their ratios to ``half_half``; a trustworthy distance has both ratios well above 1.
+    For each seed the held-out clips are split into halves A and B (:func:`held_out_halves`, ``by``), and
+    ``half_half`` = d(A, B), ``detuned`` = d(A detuned by ``cents``, B) and ``noise`` = d(noise with the
+    spectrum of A's audio, B) are measured, with ``detuned_ratio`` and ``noise_ratio`` to ``half_half``.
+    Returns a dict of per-seed lists under those names, ``min_detuned_ratio`` / ``min_noise_ratio`` (the
+    worst split) and the half sizes. A distance that hears pitch has both ratios well above 1 on every split.
     """
     from musicgan.controls import shaped_noise
-    from musicgan.dataset import split_by_source
 
     held_idx = np.asarray(held_idx)
-    a_pos, b_pos = split_by_source(np.asarray(prepared.sources)[held_idx], 0.5, seed)
-    a, b = held_idx[a_pos], held_idx[b_pos]
-    real_b = prepared.normalizer.normalize(prepared.mels[b])
-    real_a = prepared.normalizer.normalize(prepared.mels[a])
-    audio_a = rendered_clip_audio(prepared, a, workers=workers)
-    detuned = audio_to_input(prepared, rendered_clip_audio(prepared, a, cents=cents, workers=workers))
-    noise = audio_to_input(prepared, shaped_noise(audio_a, len(a), audio_a.shape[1], seed))
-    d = {"half_half": frechet_transcriber_distance(model, real_a, real_b),
-         "detuned": frechet_transcriber_distance(model, detuned, real_b),
-         "noise": frechet_transcriber_distance(model, noise, real_b), "n_a": len(a), "n_b": len(b), "cents": cents}
-    d.update(detuned_ratio=d["detuned"] / d["half_half"], noise_ratio=d["noise"] / d["half_half"])
-    return d
+    audio = rendered_clip_audio(prepared, held_idx, workers=workers)
+    real = embed(model, prepared.normalizer.normalize(prepared.mels[held_idx]))
+    detuned = embed(model, audio_to_input(prepared, rendered_clip_audio(prepared, held_idx, cents=cents,
+                                                                        workers=workers)))
+    sources = np.asarray(prepared.sources)[held_idx]
+    out = {key: [] for key in ("half_half", "detuned", "noise", "n_a", "n_b")}
+    for seed in seeds:
+        a, b = held_out_halves(sources, seed, by)
+        noise = embed(model, audio_to_input(prepared, shaped_noise(audio[a], len(a), audio.shape[1], seed)))
+        stats_b = gaussian_stats(real[b])
+        for key, feats in (("half_half", real[a]), ("detuned", detuned[a]), ("noise", noise)):
+            out[key].append(frechet_distance(*gaussian_stats(feats), *stats_b))
+        out["n_a"].append(len(a))
+        out["n_b"].append(len(b))
+    for key in ("detuned", "noise"):
+        out[f"{key}_ratio"] = [d / h for d, h in zip(out[key], out["half_half"])]
+        out[f"min_{key}_ratio"] = min(out[f"{key}_ratio"])
+    out.update(cents=cents, by=by)
+    return out
 
 
 # ---------------------------------------------------------------- training on a prepared set, saving, loading
@@ -338,6 +403,13 @@ def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int
     return model, report
 
 
+def _plain(value) -> bool:
+    """A number, string, or list of numbers: what ``torch.load(weights_only=True)`` reads back."""
+    if isinstance(value, list):
+        return all(isinstance(v, (int, float)) for v in value)
+    return isinstance(value, (int, float, str))
+
+
 def save_transcriber(model: Transcriber, path, prepared, report: dict | None = None) -> Path:
     """Write the weights, settings, the set's :func:`data_key` and mel settings, and ``report`` to ``path``.
 
@@ -347,7 +419,7 @@ def save_transcriber(model: Transcriber, path, prepared, report: dict | None = N
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "settings": dict(model.settings), "data_key": data_key(prepared),
              "mel": prepared.mel_config.to_dict(), "state_dict": model.state_dict(),
-             "report": {k: v for k, v in (report or {}).items() if isinstance(v, (int, float, str))}}
+             "report": {k: v for k, v in (report or {}).items() if _plain(v)}}
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -405,8 +477,10 @@ def run(args) -> int:
     if args.controls:
         from musicgan.dataset import split_by_source
 
-        controls = frechet_controls(model, prepared, split_by_source(prepared, 0.1, 0)[1], workers=args.workers)
-        report.update({f"fd_{k}": v for k, v in controls.items()})
+        held = split_by_source(prepared, report["held_out_fraction"], report["split_seed"])[1]
+        for by in ("piece", "clip"):
+            controls = frechet_controls(model, prepared, held, by=by, workers=args.workers)
+            report.update({f"fd_{by}_{k}": v for k, v in controls.items()})
     save_transcriber(model, args.out, prepared, report)
     print(json.dumps(report, indent=1))
     return 0
