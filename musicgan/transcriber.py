@@ -181,10 +181,14 @@ class Transcriber(nn.Module):
 
     @torch.no_grad()
     def calibrate(self, clips_norm, batch_size: int = 256) -> "Transcriber":
-        """Store the mean and standard deviation of each clip feature over ``clips_norm`` (real training clips)."""
+        """Store the mean and standard deviation of each clip feature over ``clips_norm`` (real training clips).
+
+        Each standard deviation is floored at a tenth of their median, so that a unit real music hardly moves
+        (a ReLU that is off for every training clip) cannot blow up a small activation on other input."""
         f = torch.cat([self.eval().clip_features(x) for x in _batches(clips_norm, batch_size)])
+        std = f.std(0)
         self.feature_mean.copy_(f.mean(0))
-        self.feature_std.copy_(f.std(0).clamp(min=1e-6))
+        self.feature_std.copy_(torch.maximum(std, 0.1 * std.median()).clamp(min=1e-6))
         return self
 
 
