@@ -7,8 +7,9 @@ task the data set provides the labels for: the score of each rendered chorale sa
 each mel frame (frame-wise transcription, the "frame stack" of Onsets and Frames, Hawthorne et al. 2018,
 much smaller). Input: a normalised log-mel clip ``(n_mels, n_frames)``; output: a logit per MIDI note of
 ``NOTE_RANGE`` (36..84) and frame. The features of a clip are the time mean and standard deviation of the
-per-frame hidden layer before those logits; the Fréchet distance between two sets of clips is FID's
-formula (Heusel et al. 2017) on them.
+per-frame hidden layer before those logits (what notes sound) and how unsure the transcription is
+(:func:`embed`); the Fréchet distance between two sets of clips is FID's formula (Heusel et al. 2017) on
+them. The targets come from :mod:`musicgan.scores`.
 
 A trained model is saved with its settings and the hash of the data set's parameters, and refuses a data
 set of another representation. ``python -m musicgan transcriber --out PATH`` (re)trains one.
@@ -16,9 +17,7 @@ set of another representation. ``python -m musicgan transcriber --out PATH`` (re
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -27,114 +26,17 @@ import torch
 from torch import nn
 
 from musicgan.metrics import NOTE_RANGE, frechet_distance, gaussian_stats
+from musicgan.scores import chorale_notes, clip_targets
 from sims.checks import check_choice, check_int, check_positive, check_shape
 from sims.seeding import as_generator
 
-__all__ = ["Transcriber", "chorale_notes", "piano_roll", "clip_targets", "train_transcriber", "frame_scores",
-           "embed", "frechet_transcriber_distance", "rendered_clip_audio", "audio_to_input", "frechet_controls", "held_out_halves", "fit_transcriber",
+__all__ = ["Transcriber", "train_transcriber", "frame_scores", "embed", "frechet_transcriber_distance",
+           "rendered_clip_audio", "audio_to_input", "held_out_halves", "frechet_controls", "fit_transcriber",
            "save_transcriber", "load_transcriber", "data_key", "add_arguments", "run"]
 
 FORMAT = "musicgan-transcriber/1"
 CHORALE_KIND = "music21-bach-chorales"
 UNSURE_EDGES = (0.05, 0.2, 0.4, 0.6, 0.8, 0.95)   # note-probability bins of the uncertainty features
-
-
-# ---------------------------------------------------------------- labels from the scores
-
-def _note_array(path) -> np.ndarray:
-    """(n_notes, 3) float64 rows (start s, end s, MIDI pitch) of one chorale, as its audio is rendered."""
-    from musicgan.chorales import chorale_to_midi
-
-    notes = [(n.start, n.end, n.pitch) for inst in chorale_to_midi(path).instruments for n in inst.notes]
-    return np.array(notes, dtype=np.float64).reshape(-1, 3)
-
-
-def _notes_cache_path(cache_dir) -> Path:
-    import music21
-
-    from musicgan.dataset import default_cache_dir
-
-    code = (Path(__file__).parent / "chorales.py").read_bytes()
-    key = hashlib.sha256(music21.__version__.encode() + code).hexdigest()[:12]
-    return default_cache_dir(cache_dir) / f"chorale-notes-{key}.npz"
-
-
-def _read_notes(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        return {}
-    with np.load(path, allow_pickle=False) as data:
-        return {str(n): data[f"n{i}"] for i, n in enumerate(data["names"])}
-
-
-def _write_notes(path: Path, notes: dict[str, np.ndarray]) -> None:
-    names = sorted(notes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, names=np.array(names), **{f"n{i}": notes[n] for i, n in enumerate(names)})
-    os.replace(tmp, path)
-
-
-def chorale_notes(names, *, workers: int = 2, cache_dir=None) -> dict[str, np.ndarray]:
-    """The notes of each named chorale: ``{file name: (n_notes, 3) array of (start s, end s, MIDI pitch)}``.
-
-    Times are those ``chorales.chorale_to_midi`` gives the renderer, so they line up with the audio to the
-    sample. Parsing MusicXML is slow (~0.3 s a piece), so pieces not yet cached are parsed in ``workers``
-    processes and added to a cache file in the data folder (:func:`musicgan.dataset.default_cache_dir`, or
-    ``cache_dir``) named after music21's version and the code of ``chorales.py``. Raises KeyError for a name
-    that is not a bundled chorale.
-    """
-    from musicgan.chorales import chorale_paths
-
-    path = _notes_cache_path(cache_dir)
-    cached = _read_notes(path)
-    todo = sorted(set(names) - set(cached))
-    if todo:
-        by_name = {p.name: str(p) for p in chorale_paths()}
-        if any(n not in by_name for n in todo):
-            raise KeyError(f"not a bundled chorale: {next(n for n in todo if n not in by_name)}")
-        jobs = [by_name[n] for n in todo]
-        if workers > 1 and len(jobs) > 1:
-            import multiprocessing
-
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-            with multiprocessing.get_context(method).Pool(workers) as pool:
-                arrays = pool.map(_note_array, jobs, chunksize=4)
-        else:
-            arrays = list(map(_note_array, jobs))
-        cached.update(zip(todo, arrays))
-        _write_notes(path, cached)
-    return {n: cached[n] for n in names}
-
-
-def piano_roll(notes, starts, n_frames: int, hop_length: int, sample_rate: int) -> np.ndarray:
-    """Which notes of ``NOTE_RANGE`` sound in each frame of each clip: bool ``(n_clips, n_notes, n_frames)``.
-
-    ``notes``: ``(n, 3)`` rows (start s, end s, MIDI pitch); ``starts``: first sample of each clip. Frame t of
-    a clip is centred on sample ``start + t * hop_length`` (``center=True`` STFT) and a note sounds there if
-    ``note start <= time < note end``. Notes outside ``NOTE_RANGE`` are dropped.
-    """
-    notes = check_shape(np.asarray(notes, dtype=np.float64), (None, 3), "notes")
-    times = (np.asarray(starts, dtype=np.float64)[:, None] + np.arange(n_frames) * hop_length) / sample_rate
-    roll = np.zeros((times.shape[0], len(NOTE_RANGE), n_frames), dtype=bool)
-    for start, end, pitch in notes:
-        row = int(pitch) - int(NOTE_RANGE[0])
-        if 0 <= row < len(NOTE_RANGE):
-            roll[:, row] |= (times >= start) & (times < end)
-    return roll
-
-
-def clip_targets(prepared, notes: dict, indices=None) -> np.ndarray:
-    """Piano rolls ``(len(indices), n_notes, n_frames)`` bool for clips of a chorale PreparedSet."""
-    cfg = prepared.mel_config
-    indices = np.arange(prepared.n_clips) if indices is None else np.asarray(indices)
-    sources = np.asarray(prepared.sources)[indices]
-    out = np.zeros((len(indices), len(NOTE_RANGE), prepared.mels.shape[2]), dtype=bool)
-    for name in np.unique(sources):
-        rows = np.flatnonzero(sources == name)
-        out[rows] = piano_roll(notes[name], prepared.starts[indices[rows]], out.shape[2], cfg.hop_length,
-                               cfg.sample_rate)
-    return out
 
 
 # ---------------------------------------------------------------- the network
@@ -150,7 +52,8 @@ class Transcriber(nn.Module):
 
     def __init__(self, n_mels: int, *, channels: int = 128, hidden: int = 48, n_notes: int = len(NOTE_RANGE)):
         super().__init__()
-        self.settings = {"n_mels": check_int(n_mels, "n_mels", low=1), "channels": check_int(channels, "channels", low=1),
+        self.settings = {"n_mels": check_int(n_mels, "n_mels", low=1),
+                         "channels": check_int(channels, "channels", low=1),
                          "hidden": check_int(hidden, "hidden", low=1), "n_notes": check_int(n_notes, "n_notes", low=1)}
         self.frames = nn.Sequential(nn.Conv1d(n_mels, channels, 5, padding=2), nn.ReLU(),
                                     nn.Conv1d(channels, hidden, 5, padding=2), nn.ReLU())
@@ -162,7 +65,8 @@ class Transcriber(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Per-frame hidden features ``(batch, n_frames, hidden)`` of clips ``(batch, n_mels, n_frames)``."""
         if x.ndim != 3 or x.shape[1] != self.settings["n_mels"]:
-            raise ValueError(f"clips must have shape (batch, {self.settings['n_mels']}, n_frames), got {tuple(x.shape)}")
+            raise ValueError(f"clips must have shape (batch, {self.settings['n_mels']}, n_frames), "
+                             f"got {tuple(x.shape)}")
         return self.frames(x).transpose(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

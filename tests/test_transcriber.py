@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from musicgan import chorales
+from musicgan import scores as S
 from musicgan import transcriber as T
 from musicgan.dataset import build_chorale_set, default_params, load_prepared, split_by_source
 from musicgan.mel import MelConfig, log_mel_spectrogram, mel_band_edges
@@ -39,7 +40,7 @@ def trained(tmp_path_factory):
         model, report = T.fit_transcriber(prepared, held_out_fraction=HELD_OUT, steps=STEPS, workers=1, channels=64)
         held = split_by_source(prepared, HELD_OUT, 0)[1]
         controls = T.frechet_controls(model, prepared, held, seeds=range(3), by="clip", workers=1)
-        notes = T.chorale_notes(prepared.source_names, workers=1)
+        notes = S.chorale_notes(prepared.source_names, workers=1)
     return {"prepared": prepared, "model": model, "report": report, "held": held, "controls": controls,
             "notes": notes, "folder": folder}
 
@@ -55,7 +56,7 @@ def test_piano_roll_turns_on_where_a_rendered_note_sounds():
     organ.notes.append(pretty_midi.Note(100, 69, 0.30, 0.60))
     midi.instruments.append(organ)
     audio = chorales.synthesize_harmonic(midi, cfg.sample_rate)[:cfg.clip_samples]
-    roll = T.piano_roll([[0.30, 0.60, 69]], [0], cfg.clip_frames, cfg.hop_length, cfg.sample_rate)[0]
+    roll = S.piano_roll([[0.30, 0.60, 69]], [0], cfg.clip_frames, cfg.hop_length, cfg.sample_rate)[0]
     centres = cfg.frame_times()
     assert roll.shape == (len(NOTE_RANGE), cfg.clip_frames)
     np.testing.assert_array_equal(roll[69 - NOTE_RANGE[0]], (centres >= 0.30) & (centres < 0.60))
@@ -68,12 +69,12 @@ def test_piano_roll_turns_on_where_a_rendered_note_sounds():
 
 def test_piano_roll_drops_notes_outside_the_range_and_shifts_with_the_clip_start():
     notes = [[0.0, 1.0, 20], [0.0, 1.0, 100], [0.5, 0.75, 60]]
-    roll = T.piano_roll(notes, [0, 8000], 64, 256, 16000)
+    roll = S.piano_roll(notes, [0, 8000], 64, 256, 16000)
     assert roll.sum(axis=(1, 2)).tolist() == [15, 16]   # only the C4: frames 32..46 (0.512..0.736 s), 0..15
     first_on = [np.flatnonzero(r[60 - NOTE_RANGE[0]])[0] for r in roll]
     assert first_on == [32, 0]                                      # 0.5 s = frame 31.25 -> 32; clip 2 starts there
     with pytest.raises(ValueError, match="notes"):
-        T.piano_roll([[0.0, 1.0]], [0], 64, 256, 16000)
+        S.piano_roll([[0.0, 1.0]], [0], 64, 256, 16000)
 
 
 @pytest.mark.slow      # shares the ~1 min fixture that renders chorales and trains a model
@@ -87,7 +88,7 @@ def test_targets_follow_the_score_of_a_set_clip(trained):
     mid = start + 0.5                                              # a note sounding in the middle of the clip
     k = np.flatnonzero((score[:, 0] <= mid) & (score[:, 1] > mid))[0]
     frame = int(round((mid - start) * cfg.sample_rate / cfg.hop_length))
-    targets = T.clip_targets(prepared, notes, [i])[0]
+    targets = S.clip_targets(prepared, notes, [i])[0]
     assert targets[int(score[k, 2]) - NOTE_RANGE[0], frame]
     assert 1 <= targets[:, frame].sum() <= 4 + 4                   # four voices (some may share a pitch)
 
@@ -115,7 +116,7 @@ def test_any_number_of_bands_and_frames():
 def test_training_reduces_the_loss_and_transcribes_held_out_pieces(trained):
     prepared, held, report = trained["prepared"], trained["held"], trained["report"]
     clips = prepared.normalizer.normalize(prepared.mels[held])
-    targets = T.clip_targets(prepared, trained["notes"], held)
+    targets = S.clip_targets(prepared, trained["notes"], held)
     torch.manual_seed(0)
     untrained = T.frame_scores(T.Transcriber(prepared.mel_config.n_mels, channels=64), clips, targets)
     after = T.frame_scores(trained["model"], clips, targets)
