@@ -179,8 +179,9 @@ def frechet_transcriber_distance(model: Transcriber, clips_a, clips_b) -> float:
 
     Same formula as FID (Heusel et al. 2017), on the features of a network trained to transcribe the chorales
     instead of Inception's, as GANSynth (Engel et al. 2019) did with a pitch classifier. 0 for identical
-    sets; two disjoint halves of the held-out real chorales score a small value that depends on the number
-    of clips; detuned chorales and noise score far more (see :func:`frechet_controls`).
+    sets; two disjoint halves of the held-out real chorales score a small value; detuned chorales and noise
+    score far more (see :func:`frechet_controls`). Like FID the estimate is biased upwards by a term that
+    shrinks with the number of clips, so compare values measured on equally many clips.
     """
     return frechet_distance(*gaussian_stats(embed(model, clips_a)), *gaussian_stats(embed(model, clips_b)))
 
@@ -290,7 +291,8 @@ def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int
 
     The split is the GAN's (``split_by_source`` with the same fraction and seed as ``DataConfig``), so the
     held-out pieces are unseen by both networks. Returns the model and a report: held-out ``f1``,
-    ``precision``, ``recall``, ``loss``, clip counts, ``train_seconds`` (wall clock), the settings.
+    ``precision``, ``recall``, ``loss``, clip counts, ``train_seconds`` (wall clock) and
+    ``train_cpu_seconds`` (this process), the settings.
     Raises ValueError for a set that was not rendered from the bundled chorales (no scores to learn from).
     """
     from musicgan.dataset import split_by_source
@@ -301,13 +303,14 @@ def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int
     train_idx, held_idx = split_by_source(prepared, held_out_fraction, split_seed)
     notes = chorale_notes(prepared.source_names, workers=workers)
     norm = prepared.normalizer.normalize
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), time.process_time()
     model = train_transcriber(norm(prepared.mels[train_idx]), clip_targets(prepared, notes, train_idx),
                               steps=steps, seed=seed, log=log, **train_kwargs)
-    seconds = time.perf_counter() - clock
+    seconds, cpu_seconds = time.perf_counter() - clock, time.process_time() - cpu
     report = frame_scores(model, norm(prepared.mels[held_idx]), clip_targets(prepared, notes, held_idx))
     report.update(n_train=len(train_idx), n_held_out=len(held_idx), steps=steps, seed=seed,
-                  held_out_fraction=held_out_fraction, split_seed=split_seed, train_seconds=round(seconds, 1))
+                  held_out_fraction=held_out_fraction, split_seed=split_seed, train_seconds=round(seconds, 1),
+                  train_cpu_seconds=round(cpu_seconds, 1))
     return model, report
 
 
