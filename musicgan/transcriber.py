@@ -122,7 +122,7 @@ def frame_scores(model: Transcriber, clips_norm, targets, *, batch_size: int = 2
             "f1": 2 * tp / max(2 * tp + fp + fn, 1)}
 
 
-def train_transcriber(clips_norm, targets, *, steps: int = 2000, batch_size: int = 32, lr: float = 2e-3,
+def train_transcriber(clips_norm, targets, *, steps: int = 6000, batch_size: int = 32, lr: float = 1e-3,
                       seed: int = 0, channels: int = 128, hidden: int = 48, log=None) -> Transcriber:
     """Fit a :class:`Transcriber` with Adam and binary cross-entropy per (note, frame) cell.
 
@@ -285,7 +285,7 @@ def data_key(prepared) -> str:
     return _params_key(prepared.params)
 
 
-def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int = 0, steps: int = 2000,
+def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int = 0, steps: int = 6000,
                     seed: int = 0, workers: int = 2, log=None, **train_kwargs) -> tuple[Transcriber, dict]:
     """Train on the training pieces of a chorale set and score on its held-out pieces.
 
@@ -361,7 +361,7 @@ def load_transcriber(path, prepared=None) -> tuple[Transcriber, dict]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="where to write the trained model (.pt)")
     parser.add_argument("--data", type=Path, help="prepared chorale set (default: the bundled chorales' set)")
-    parser.add_argument("--steps", type=int, default=2000, help="Adam steps of 32 clips (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=6000, help="Adam steps of 32 clips (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="weights and batches (default %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="processes parsing scores (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")

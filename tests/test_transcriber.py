@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 N_PIECES = 32          # a small chorale set: 70 % of the pieces train, 30 % are held out
 HELD_OUT = 0.3
-STEPS = 600
+STEPS = 600            # with a higher learning rate than the default's 6000 steps
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,8 @@ def trained(tmp_path_factory):
         mp.setattr(chorales, "chorale_to_midi", lambda path, **kw: parse_once(str(path), **kw))
         mp.setenv("MUSICGAN_DATA_DIR", str(folder))
         prepared = load_prepared(build_chorale_set(folder / "set.npz", default_params(MelConfig()), workers=1))
-        model, report = T.fit_transcriber(prepared, held_out_fraction=HELD_OUT, steps=STEPS, workers=1, channels=64)
+        model, report = T.fit_transcriber(prepared, held_out_fraction=HELD_OUT, steps=STEPS, workers=1,
+                                          channels=64, lr=2e-3)
         held = split_by_source(prepared, HELD_OUT, 0)[1]
         controls = T.frechet_controls(model, prepared, held, seeds=range(3), by="clip", workers=1)
         notes = S.chorale_notes(prepared.source_names, workers=1)
