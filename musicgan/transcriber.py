@@ -279,10 +279,12 @@ def frechet_controls(model: Transcriber, prepared, held_idx, *, cents: float = 5
 # ---------------------------------------------------------------- training on a prepared set, saving, loading
 
 def data_key(prepared) -> str:
-    """Hash of the parameters that produced a prepared set (its representation and contents)."""
+    """Hash of what a prepared set holds -- its mel representation, clip hop, silence level and source --
+    but not of the code that built it (``params["code"]``): a model stays valid across code changes that
+    leave the clips the same, and is refused for another representation or source."""
     from musicgan.dataset import _params_key
 
-    return _params_key(prepared.params)
+    return _params_key({k: v for k, v in prepared.params.items() if k != "code"})
 
 
 def fit_transcriber(prepared, *, held_out_fraction: float = 0.1, split_seed: int = 0, steps: int = 6000,
@@ -361,6 +363,8 @@ def load_transcriber(path, prepared=None) -> tuple[Transcriber, dict]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="where to write the trained model (.pt)")
     parser.add_argument("--data", type=Path, help="prepared chorale set (default: the bundled chorales' set)")
+    parser.add_argument("--mel", default="pitch256", help="representation of the bundled chorales' set when "
+                        "--data is not given: pitch256 (default) or legacy64")
     parser.add_argument("--steps", type=int, default=6000, help="Adam steps of 32 clips (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="weights and batches (default %(default)s)")
     parser.add_argument("--workers", type=int, default=2, help="processes parsing scores (default %(default)s)")
@@ -376,10 +380,15 @@ def run(args) -> int:
     if args.out.exists() and not args.force:
         print(f"{args.out} exists: pass --force to overwrite it", file=sys.stderr)
         return 2
+    from musicgan.mel import MEL_PRESETS
+
+    if args.mel not in MEL_PRESETS:
+        print(f"--mel must be one of {', '.join(MEL_PRESETS)}, got {args.mel!r}", file=sys.stderr)
+        return 2
     if args.data is not None and not args.data.is_file():
         print(f"--data: no prepared data set at {args.data}", file=sys.stderr)
         return 2
-    prepared = load_prepared(args.data or ensure_default_dataset(progress=True))
+    prepared = load_prepared(args.data or ensure_default_dataset(MEL_PRESETS[args.mel], progress=True))
     try:
         model, report = fit_transcriber(prepared, steps=args.steps, seed=args.seed, workers=args.workers, log=print)
     except ValueError as err:
