@@ -129,21 +129,34 @@ def _pick(indices: np.ndarray, n: int, rng) -> np.ndarray:
     return np.sort(rng.choice(indices, size=min(n, len(indices)), replace=False))
 
 
-def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0) -> dict:
+def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0, transcriber=None) -> dict:
     """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``)
     and of ``n`` held-out real clips with their controls (decoded, detuned +50 cents, shaped noise), each
-    measure with its 95 % interval (real sets resampled by piece). If the data set's representation is not the
-    default one, the real audio encoded and decoded with the default (``MEL_PRESETS["pitch256"]``) is scored
-    too, as ``"real, decoded from 256 bands"``."""
+    measure with its 95 % interval (real sets resampled by piece).
+
+    The held-out pieces are split in two halves by piece: the real sets come from one, and, with a
+    ``transcriber`` (the path of a :mod:`musicgan.transcriber` model trained on this data set), every set's
+    Frechet distance on the transcriber's features is measured against all clips of the other half
+    (``"transcriber_fd"``; the real row is then the real-against-real floor, at the same set size). If the
+    data set's representation is not the default one, the real audio encoded and decoded with the default
+    (``MEL_PRESETS["pitch256"]``) is scored too, as ``"real, decoded from 256 bands"``."""
     from musicgan import scorecard
     from musicgan.mel import MEL_PRESETS, log_mel_spectrogram
+    from musicgan.transcriber import held_out_halves
 
     rng = np.random.default_rng(seed + 1)
-    held = _pick(np.asarray(held_idx), n, rng)
-    sets = scorecard.control_sets(prepared, held, rng=seed)
+    held_idx = np.asarray(held_idx)
+    sources = np.asarray(prepared.sources)
+    half_a, half_b = held_out_halves(sources[held_idx], rng, by="piece")
+    sets = scorecard.control_sets(prepared, _pick(held_idx[half_a], n, rng), rng=seed)
     for label, net_G in gens.items():
         sets[label] = scorecard.generated_set(net_G, prepared, n, seed)
     table = scorecard.score_sets(sets, prepared.mel_config, rng=seed)
+    if transcriber is not None:
+        reference = held_idx[half_b]
+        for name, interval in scorecard.transcriber_distances(sets, prepared, reference, transcriber,
+                                                                rng=seed).items():
+            table[name]["transcriber_fd"] = interval
     default = MEL_PRESETS["pitch256"]
     if prepared.mel_config != default:
         from musicgan.sample import clips_to_audio
@@ -156,7 +169,7 @@ def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0
 
 def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05, seed: int = 0,
                   n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None,
-                  n_music: int = 0, n_boot: int = 200) -> dict:
+                  n_music: int = 0, n_boot: int = 200, transcriber=None) -> dict:
     """The full report for ``runs`` (``{label: run folder or RUN/checkpoints/ckpt-*.pt}``), all trained on the
     same data set. A checkpoint file scores the run's averaged generator at that step. ``n_boot > 0`` adds
     95 % intervals of every figure under ``"intervals"`` (:func:`score_intervals`); ``n_music > 0`` adds the
@@ -199,8 +212,8 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
             groups = {HELD_OUT: sources[ref_idx], REAL_TRAIN: sources[train_idx[real_pos]]}.get(name)
             intervals[name]["salience_db"] = mean_interval(values, None if groups is None else groups[:n_audio],
                                                            rng=seed)
-    music = musical_report({lb: g[0] for lb, g in gens.items()}, prepared, held_idx, n=n_music, seed=seed) \
-        if n_music else None
+    music = musical_report({lb: g[0] for lb, g in gens.items()}, prepared, held_idx, n=n_music, seed=seed,
+                           transcriber=transcriber) if n_music else None
     return {"settings": {"n": len(reference), "k": k, "alpha": alpha, "seed": seed, "n_bins_clips": len(bins_pos),
                          "n_audio": n_audio, "n_music": n_music, "training_clips": len(train_idx), "held_out_clips": len(held_idx),
                          "steps": {label: g[3] for label, g in gens.items()},
@@ -259,6 +272,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "harmonic peak salience (default 16)")
     parser.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (by piece) for the 95 %% "
                         "intervals of NDB/K, Frechet, D_self and D_train (default 200; 0 skips them)")
+    parser.add_argument("--transcriber", type=Path, help="a note transcriber trained on the runs' data set "
+                        "(`python -m musicgan transcriber`): adds the Frechet distance on its features to the "
+                        "musical score card")
     parser.add_argument("--n-music", type=int, default=64, help="clips per set for the musical measures with "
                         "95 %% intervals: tuning, notes, key, onsets (default 64; 0 skips them)")
 
@@ -276,7 +292,7 @@ def run(args) -> int:
                                                          if r.is_dir() else (r,))]
             check_output_file(args.out, what="JSON report", inputs=inputs, is_own=_is_report, tracked_ok=True)
         report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio,
-                               n_music=args.n_music, n_boot=args.n_boot)
+                               n_music=args.n_music, n_boot=args.n_boot, transcriber=args.transcriber)
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -18,7 +18,7 @@ from musicgan.mel import MelConfig, log_mel_spectrogram
 from musicgan.stats import mean_interval
 
 __all__ = ["MEASURES", "clip_measures", "score_sets", "source_audio", "control_sets", "generated_set",
-           "table_rows"]
+           "transcriber_distances", "table_rows"]
 
 # key -> (column label, what is better: "high", "low" or "real" = closest to real music)
 MEASURES = {
@@ -31,6 +31,7 @@ MEASURES = {
     "in_scale": ("in scale (mel)", "high"),
     "audio_key_corr": ("key correlation (audio)", "high"),
     "onset_rate": ("onsets / s (mel)", "real"),
+    "transcriber_fd": ("Frechet, transcriber features", "low"),
 }
 
 
@@ -118,6 +119,32 @@ def generated_set(net_G, prepared, n: int, seed: int, decode=None) -> dict:
     mels = prepared.normalizer.denormalize(generate(net_G, n, seed))
     audio = (decode or (lambda m: clips_to_audio(m, prepared.mel_config)))(mels)
     return {"mels_db": mels, "audio": audio, "groups": None}
+
+
+def transcriber_distances(sets: dict, prepared, reference_idx, transcriber, *, rng=0, n_boot: int = 200) -> dict:
+    """``{set name: Interval}``: the Frechet distance between each set's mel matrices and the real clips
+    ``reference_idx`` of ``prepared``, on the features of a note transcriber trained on this data set
+    (:func:`musicgan.transcriber.embed`; GANSynth's idea of a pitch network's features, Engel et al. 2019),
+    with the pieces (or clips) of both sides resampled (:func:`musicgan.stats.two_sample_bootstrap`). Compare
+    only sets of equal size: the estimate carries a bias that shrinks with the number of clips."""
+    from musicgan.metrics import frechet_distance, gaussian_stats
+    from musicgan.stats import two_sample_bootstrap
+    from musicgan.transcriber import embed, load_transcriber
+
+    model, _ = load_transcriber(transcriber, prepared)
+    normalize = prepared.normalizer.normalize
+    reference = embed(model, normalize(prepared.mels[np.asarray(reference_idx)]))
+    ref_groups = np.asarray(prepared.sources)[np.asarray(reference_idx)]
+    out = {}
+    for name, s in sets.items():
+        feats = embed(model, normalize(np.asarray(s["mels_db"], dtype=np.float32)))
+
+        def fd(i, j, feats=feats):
+            return frechet_distance(*gaussian_stats(feats[i]), *gaussian_stats(reference[j]))
+
+        out[name] = two_sample_bootstrap(fd, len(feats), len(reference), s.get("groups"), ref_groups,
+                                         n_boot=n_boot, rng=rng)
+    return out
 
 
 def table_rows(table: dict, measures=None, fmt: str = "{:.2f}") -> tuple[list[str], list[list[str]]]:

@@ -47,3 +47,21 @@ def test_musical_report_scores_generators_beside_the_controls(prepared):
     assert "real, decoded from 256 bands" in table           # the set's 64 bands are not the default
     untrained = table["untrained"]["mel_in_tune"]
     assert untrained["hi"] < table["real"]["mel_in_tune"]["lo"]
+
+
+def test_transcriber_distances_rank_noise_far_from_real(prepared, tmp_path):
+    """The score card's Frechet distance on transcriber features, with a small calibrated (untrained)
+    network: the plumbing, the intervals and the order real < noise, measured against disjoint clips."""
+    import torch
+
+    from musicgan.transcriber import Transcriber, save_transcriber
+
+    torch.manual_seed(0)
+    model = Transcriber(64, channels=16, hidden=8).calibrate(torch.as_tensor(
+        prepared.normalizer.normalize(prepared.mels[24:])))
+    path = save_transcriber(model, tmp_path / "t.pt", prepared)
+    sets = scorecard.control_sets(prepared, np.arange(12), rng=0)
+    fd = scorecard.transcriber_distances(sets, prepared, np.arange(24, 48), path, n_boot=50)
+    assert set(fd) == set(sets)
+    assert fd["real"]["lo"] <= fd["real"]["mean"] <= fd["real"]["hi"]
+    assert fd["shaped noise"]["mean"] > 3 * fd["real"]["mean"]
