@@ -392,5 +392,7 @@ def clip_source_audio(prepared: PreparedSet, index: int, *, whole: bool = False)
         path = next(p for p in chorale_paths() if p.name == name)
         audio = render_chorale(path, cfg.sample_rate, source["renderer"], source.get("soundfont"))
     else:
-        audio = _loader(source)(Path(source["path"]) / name, cfg.sample_rate)
+        from musicgan.folders import file_loader
+
+        audio = file_loader(source)(Path(source["path"]) / name, cfg.sample_rate)
     return audio if whole else audio[start:start + cfg.clip_samples]
