@@ -1,4 +1,4 @@
-"""Command line: ``python -m musicgan {prepare,train,sample,evaluate} ...``.
+"""Command line: ``python -m musicgan {prepare,train,sample,evaluate,transcriber} ...``.
 
 Each subcommand lives in its own module, which provides ``add_arguments(parser)``
 and ``run(args) -> int``; this file only dispatches, so modules are imported
@@ -16,6 +16,7 @@ COMMANDS = {
     "train": ("musicgan.train", "train a GAN on a prepared data set"),
     "sample": ("musicgan.sample", "write generated clips as wav files and spectrogram PNGs"),
     "evaluate": ("musicgan.evaluate", "score generated clips against held-out real clips (JSON report)"),
+    "transcriber": ("musicgan.transcriber", "train the note transcriber whose features the Frechet distance uses"),
 }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sims.checks import check_choice, check_int, check_positive
 
 __all__ = ["DataConfig", "ModelConfig", "LossConfig", "OptimConfig", "TrainConfig", "RunConfig",
-           "PRESETS", "preset", "load_config", "apply_overrides", "save_config"]
+           "PRESETS", "preset", "load_config", "migrate_saved", "apply_overrides", "save_config"]
 
 GENERATORS = ("conv", "lstm", "gru")
 DISCRIMINATORS = ("conv", "lstm", "gru")
@@ -31,10 +31,12 @@ class DataConfig:
 
     ``source`` is ``"chorales"`` (the bundled Bach set, built and cached on first use),
     ``"synthetic"`` (random harmonic notes rendered on the fly; for tests) or a path to a
-    prepared data set file. The split is by piece, so no held-out clip shares a piece with
-    a training clip.
+    prepared data set file. ``mel`` names the mel representation the chorales are prepared
+    with (a prepared file carries its own). The split is by piece, so no held-out clip shares a
+    piece with a training clip.
     """
     source: str = "chorales"
+    mel: str = "pitch256"             # representation of the bundled chorales: a name in musicgan.mel.MEL_PRESETS
     held_out_fraction: float = 0.1
     split_seed: int = 0
     synthetic_clips: int = 256        # clips made when source == "synthetic"
@@ -42,6 +44,9 @@ class DataConfig:
     synthetic_size: int = 64          # mel bands = frames per clip of the synthetic set
 
     def __post_init__(self):
+        from musicgan.mel import MEL_PRESETS
+
+        check_choice(self.mel, "data.mel", tuple(MEL_PRESETS))
         check_positive(self.held_out_fraction, "data.held_out_fraction")
         if self.held_out_fraction >= 1:
             raise ValueError(f"data.held_out_fraction must be < 1, got {self.held_out_fraction}")
@@ -125,7 +130,8 @@ class TrainConfig:
     image_every: int = 500            # spectrogram images and audio to TensorBoard
     checkpoint_every: int = 500
     keep_checkpoints: int = 2         # older checkpoints are deleted
-    griffin_lim_iters: int = 32       # for the audio written to TensorBoard and by `sample`
+    griffin_lim_iters: int = 64       # for the audio written to TensorBoard and by `sample`
+    music_clips: int = 32             # generated clips whose musical measures are logged with the images (0: none)
     progress: bool = True             # tqdm bar
 
     def __post_init__(self):
@@ -135,6 +141,7 @@ class TrainConfig:
         check_int(self.num_threads, "train.num_threads", low=0)
         for name in ("log_every", "image_every", "checkpoint_every", "keep_checkpoints", "griffin_lim_iters"):
             check_int(getattr(self, name), f"train.{name}", low=1)
+        check_int(self.music_clips, "train.music_clips", low=0)
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ def _tiny() -> RunConfig:
         model=ModelConfig(latent_dim=8, g_channels=4, d_channels=4, rnn_hidden=16, rnn_layers=1),
         optim=OptimConfig(batch_size=8, ema_decay=0.9),
         train=TrainConfig(steps=6, log_every=1, image_every=3, checkpoint_every=3, griffin_lim_iters=2,
-                          num_threads=1, progress=False),
+                          music_clips=4, num_threads=1, progress=False),
     )
 
 
@@ -266,8 +273,22 @@ def _read_file(path: Path) -> dict:
         raise ValueError(f"cannot parse config file {path}: {err}") from None
 
 
-def load_config(name_or_file: str, overrides: list[str] | None = None) -> RunConfig:
-    """Resolve a preset name or a ``.json``/``.toml`` file (keys override its ``preset``), then overrides."""
+def migrate_saved(values: dict) -> dict:
+    """A run's saved config (``config.json`` or the one inside ``generator.pt``) brought to today's fields.
+
+    Runs saved before ``data.mel`` existed were trained on the 64-band representation, so their data section
+    gets ``mel = "legacy64"``; the default for new runs is the 256-band one.
+    """
+    values = json.loads(json.dumps(values))
+    data = values.setdefault("data", {})
+    data.setdefault("mel", "legacy64")
+    return values
+
+
+def load_config(name_or_file: str, overrides: list[str] | None = None, *, saved: bool = False) -> RunConfig:
+    """Resolve a preset name or a ``.json``/``.toml`` file (keys override its ``preset``), then overrides.
+
+    ``saved=True`` reads a run's own ``config.json`` (see :func:`migrate_saved`)."""
     path = Path(name_or_file)
     if name_or_file in PRESETS:
         config = preset(name_or_file)
@@ -275,6 +296,7 @@ def load_config(name_or_file: str, overrides: list[str] | None = None) -> RunCon
         values = _read_file(path)
         if not isinstance(values, dict):
             raise ValueError(f"config file {path} must hold a table of settings, got {type(values).__name__}")
+        values = migrate_saved(values) if saved else values
         base = values.pop("preset", None)
         if base is None:                      # no preset key: the file's name if it is one, else cpu
             base = values.get("name") if values.get("name") in PRESETS else "cpu"

@@ -380,8 +380,9 @@ def split_by_source(prepared, held_out_fraction: float, rng) -> tuple[np.ndarray
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def clip_source_audio(prepared: PreparedSet, index: int) -> np.ndarray:
-    """The audio ``(clip_samples,)`` of clip ``index``, re-rendered (chorales) or re-read (a folder)."""
+def clip_source_audio(prepared: PreparedSet, index: int, *, whole: bool = False) -> np.ndarray:
+    """The audio ``(clip_samples,)`` of clip ``index``, re-rendered (chorales) or re-read (a folder); with
+    ``whole=True`` the audio of its whole source piece (``prepared.starts`` index into it)."""
     cfg, source = prepared.mel_config, prepared.params["source"]
     check_int(index, "index", low=0, high=prepared.n_clips - 1)
     name, start = prepared.sources[index], int(prepared.starts[index])
@@ -394,4 +395,4 @@ def clip_source_audio(prepared: PreparedSet, index: int) -> np.ndarray:
         from musicgan.folders import file_loader
 
         audio = file_loader(source)(Path(source["path"]) / name, cfg.sample_rate)
-    return audio[start:start + cfg.clip_samples]
+    return audio if whole else audio[start:start + cfg.clip_samples]

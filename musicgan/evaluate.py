@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from musicgan import metrics
 from sims.checks import check_int, check_positive
@@ -28,11 +29,11 @@ __all__ = ["add_arguments", "run", "score_sets", "evaluate_runs", "beats_baselin
 REAL_TRAIN, BASELINE, HELD_OUT = "real (training)", "noise baseline", "held-out real"
 
 
-def _salience(clips_norm, prepared, n_audio: int, n_iter: int) -> float:
+def _salience(clips_norm, prepared, n_audio: int, n_iter: int) -> np.ndarray:
     from musicgan.sample import clips_to_audio
 
     audio = clips_to_audio(prepared.normalizer.denormalize(clips_norm[:n_audio]), prepared.mel_config, n_iter=n_iter)
-    return float(np.mean(metrics.harmonic_peak_salience(audio, prepared.mel_config.sample_rate)))
+    return metrics.harmonic_peak_salience(audio, prepared.mel_config.sample_rate)
 
 
 def score_sets(sets: dict, reference, train_clips, bins_clips, *, k: int = 50, alpha: float = 0.05, seed: int = 0,
@@ -61,6 +62,49 @@ def score_sets(sets: dict, reference, train_clips, bins_clips, *, k: int = 50, a
     return rows
 
 
+def score_intervals(sets: dict, reference, train_clips, bins_clips, *, groups: dict, k: int = 50,
+                    alpha: float = 0.05, seed: int = 0, n_boot: int = 200, train_exclude: dict | None = None) -> dict:
+    """95 % intervals of :func:`score_sets`' figures, ``{name: {metric: Interval}}``.
+
+    ``groups[name]``: the piece of each clip of a set (None: clips independent); ``groups["reference"]``:
+    those of the held-out clips. NDB/K and the Frechet distance resample the pieces of both the set and the
+    reference (:func:`musicgan.stats.two_sample_bootstrap`); D_self and D_train resample the per-clip nearest
+    neighbour distances by piece, each clip keeping the neighbour found in the full sets.
+    """
+    from musicgan.stats import mean_interval, two_sample_bootstrap
+
+    centres = metrics.fit_bins(metrics.pooled_features(bins_clips), k, seed)
+    ref_bins = metrics.assign_bins(metrics.pooled_features(reference), centres)
+    ref_feat = metrics.band_features(reference)
+    ref_groups = groups.get("reference")
+    out = {}
+    for name, clips in sets.items():
+        bins = metrics.assign_bins(metrics.pooled_features(clips), centres)
+        feat = metrics.band_features(clips)
+
+        def ndb(i, j, bins=bins):
+            p, q = (np.bincount(b, minlength=k) / len(b) for b in (bins[i], ref_bins[j]))
+            return metrics.two_proportion_z_test(p, len(i), q, len(j), alpha).mean()
+
+        def fd(i, j, feat=feat):
+            return metrics.frechet_distance(*metrics.gaussian_stats(feat[i]), *metrics.gaussian_stats(ref_feat[j]))
+
+        g = groups.get(name)
+        keep = np.ones(len(train_clips), bool)
+        keep[(train_exclude or {}).get(name, [])] = False
+        out[name] = {"ndb_over_k": two_sample_bootstrap(ndb, len(clips), len(reference), g, ref_groups,
+                                                        n_boot=n_boot, rng=seed),
+                     "frechet": two_sample_bootstrap(fd, len(clips), len(reference), g, ref_groups,
+                                                     n_boot=n_boot, rng=seed),
+                     "d_self": mean_interval(metrics.nearest_neighbour_distances(clips), g, rng=seed),
+                     "d_train": mean_interval(metrics.nearest_neighbour_distances(clips, train_clips[keep]), g,
+                                              rng=seed)}
+    out[HELD_OUT] = {"d_self": mean_interval(metrics.nearest_neighbour_distances(reference), ref_groups, rng=seed),
+                     "d_train": mean_interval(metrics.nearest_neighbour_distances(reference, train_clips), ref_groups,
+                                              rng=seed)}
+    return out
+
+
 def beats_baseline(rows: dict, name: str) -> dict:
     """Per metric, whether set ``name`` is better than the noise baseline.
 
@@ -85,10 +129,51 @@ def _pick(indices: np.ndarray, n: int, rng) -> np.ndarray:
     return np.sort(rng.choice(indices, size=min(n, len(indices)), replace=False))
 
 
+def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0, transcriber=None) -> dict:
+    """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``)
+    and of ``n`` held-out real clips with their controls (decoded, detuned +50 cents, shaped noise), each
+    measure with its 95 % interval (real sets resampled by piece).
+
+    The held-out pieces are split in two halves by piece: the real sets come from one, and, with a
+    ``transcriber`` (the path of a :mod:`musicgan.transcriber` model trained on this data set), every set's
+    Frechet distance on the transcriber's features is measured against all clips of the other half
+    (``"transcriber_fd"``; the real row is then the real-against-real floor, at the same set size). If the
+    data set's representation is not the default one, the real audio encoded and decoded with the default
+    (``MEL_PRESETS["pitch256"]``) is scored too, as ``"real, decoded from 256 bands"``."""
+    from musicgan import scorecard
+    from musicgan.mel import MEL_PRESETS, log_mel_spectrogram
+    from musicgan.transcriber import held_out_halves
+
+    rng = np.random.default_rng(seed + 1)
+    held_idx = np.asarray(held_idx)
+    sources = np.asarray(prepared.sources)
+    half_a, half_b = held_out_halves(sources[held_idx], rng, by="piece")
+    sets = scorecard.control_sets(prepared, _pick(held_idx[half_a], n, rng), rng=seed)
+    for label, net_G in gens.items():
+        sets[label] = scorecard.generated_set(net_G, prepared, n, seed)
+    table = scorecard.score_sets(sets, prepared.mel_config, rng=seed)
+    if transcriber is not None:
+        reference = held_idx[half_b]
+        for name, interval in scorecard.transcriber_distances(sets, prepared, reference, transcriber,
+                                                                rng=seed).items():
+            table[name]["transcriber_fd"] = interval
+    default = MEL_PRESETS["pitch256"]
+    if prepared.mel_config != default:
+        from musicgan.sample import clips_to_audio
+
+        mels = log_mel_spectrogram(torch.as_tensor(sets["real"]["audio"]), default).numpy()
+        extra = {"mels_db": mels, "audio": clips_to_audio(mels, default), "groups": sets["real"]["groups"]}
+        table.update(scorecard.score_sets({"real, decoded from 256 bands": extra}, default, rng=seed))
+    return table
+
+
 def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05, seed: int = 0,
-                  n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None) -> dict:
+                  n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None,
+                  n_music: int = 0, n_boot: int = 200, transcriber=None) -> dict:
     """The full report for ``runs`` (``{label: run folder or RUN/checkpoints/ckpt-*.pt}``), all trained on the
-    same data set. A checkpoint file scores the run's averaged generator at that step."""
+    same data set. A checkpoint file scores the run's averaged generator at that step. ``n_boot > 0`` adds
+    95 % intervals of every figure under ``"intervals"`` (:func:`score_intervals`); ``n_music > 0`` adds the
+    musical score card of ``n_music`` clips per set (:func:`musical_report`) under ``"music"``."""
     from musicgan.runs import generate, load_data, load_generator, split_data
 
     check_int(n, "n", low=10)
@@ -103,7 +188,8 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
     check_clip_counts(len(train_idx), len(held_idx), n, k)
     rng = np.random.default_rng(seed)
     normal = prepared.normalizer.normalize
-    reference = normal(prepared.mels[_pick(held_idx, n, rng)])
+    ref_idx = _pick(held_idx, n, rng)
+    reference = normal(prepared.mels[ref_idx])
     own = rng.permutation(len(train_idx))
     real_pos, bins_pos = np.sort(own[:n]), own[n:n + n_bins_clips]      # disjoint subsets of training clips
     train_clips = normal(prepared.mels[train_idx])
@@ -112,13 +198,28 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
     sets[BASELINE] = normal(metrics.noise_baseline(prepared.mels[train_idx[bins_pos]], n, rng))
     rows = score_sets(sets, reference, train_clips, train_clips[bins_pos], k=k, alpha=alpha, seed=seed,
                       train_exclude={REAL_TRAIN: real_pos})
+    sources = np.asarray(prepared.sources)
+    intervals = score_intervals(sets, reference, train_clips, train_clips[bins_pos], k=k, alpha=alpha, seed=seed,
+                                n_boot=n_boot, train_exclude={REAL_TRAIN: real_pos},
+                                groups={"reference": sources[ref_idx], REAL_TRAIN: sources[train_idx[real_pos]]}) \
+        if n_boot else None
     for name, clips in {**sets, HELD_OUT: reference}.items():
-        rows[name]["salience_db"] = _salience(clips, prepared, n_audio, griffin_lim_iters)
+        values = _salience(clips, prepared, n_audio, griffin_lim_iters)
+        rows[name]["salience_db"] = float(np.mean(values))
+        if intervals:
+            from musicgan.stats import mean_interval
+
+            groups = {HELD_OUT: sources[ref_idx], REAL_TRAIN: sources[train_idx[real_pos]]}.get(name)
+            intervals[name]["salience_db"] = mean_interval(values, None if groups is None else groups[:n_audio],
+                                                           rng=seed)
+    music = musical_report({lb: g[0] for lb, g in gens.items()}, prepared, held_idx, n=n_music, seed=seed,
+                           transcriber=transcriber) if n_music else None
     return {"settings": {"n": len(reference), "k": k, "alpha": alpha, "seed": seed, "n_bins_clips": len(bins_pos),
-                         "n_audio": n_audio, "training_clips": len(train_idx), "held_out_clips": len(held_idx),
+                         "n_audio": n_audio, "n_music": n_music, "training_clips": len(train_idx), "held_out_clips": len(held_idx),
                          "steps": {label: g[3] for label, g in gens.items()},
                          "runs": {label: str(path) for label, path in runs.items()}},
             "rows": rows, "beats_baseline": {label: beats_baseline(rows, label) for label in runs},
+            **({"intervals": intervals} if intervals else {}), **({"music": music} if music else {}),
             "seconds": time.perf_counter() - started}
 
 
@@ -169,6 +270,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-audio", type=int, default=16, help="clips per set turned into audio for the "
                         "harmonic peak salience (default 16)")
+    parser.add_argument("--n-boot", type=int, default=200, help="bootstrap resamples (by piece) for the 95 %% "
+                        "intervals of NDB/K, Frechet, D_self and D_train (default 200; 0 skips them)")
+    parser.add_argument("--transcriber", type=Path, help="a note transcriber trained on the runs' data set "
+                        "(`python -m musicgan transcriber`): adds the Frechet distance on its features to the "
+                        "musical score card")
+    parser.add_argument("--n-music", type=int, default=64, help="clips per set for the musical measures with "
+                        "95 %% intervals: tuning, notes, key, onsets (default 64; 0 skips them)")
 
 
 def run(args) -> int:
@@ -183,7 +291,8 @@ def run(args) -> int:
             inputs = [q for r in runs.values() for q in ((r / "generator.pt", r / "checkpoints", r / "config.json")
                                                          if r.is_dir() else (r,))]
             check_output_file(args.out, what="JSON report", inputs=inputs, is_own=_is_report, tracked_ok=True)
-        report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio)
+        report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio,
+                               n_music=args.n_music, n_boot=args.n_boot, transcriber=args.transcriber)
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -20,7 +20,7 @@ import torch
 
 from sims.checks import check_choice, check_finite, check_int, check_positive
 
-__all__ = ["MelConfig", "hz_to_mel", "mel_to_hz", "mel_band_edges", "mel_filterbank", "power_spectrogram",
+__all__ = ["MelConfig", "MEL_PRESETS", "hz_to_mel", "mel_to_hz", "mel_band_edges", "mel_filterbank", "power_spectrogram",
            "log_mel_spectrogram", "db_to_power", "mel_to_linear", "griffin_lim", "mel_to_audio",
            "spectral_convergence"]
 
@@ -32,16 +32,19 @@ MEL_FACTOR = 2595.0     # chosen so that 1000 Hz maps to (almost exactly) 1000 m
 class MelConfig:
     """Every parameter that decides what the log-mel matrix of a clip looks like.
 
-    The defaults give the 64 x 64 images the music GAN trains on: 16 kHz audio (the chorale voices and their
-    first harmonics lie well below the 8 kHz Nyquist frequency), a 1024-sample (64 ms) window whose 15.6 Hz
-    bins separate the harmonics of the lowest bass notes (E2 = 82 Hz), a 256-sample (16 ms) hop, and
-    64 frames, so one clip lasts ``clip_samples / sample_rate`` = 1.008 s, long enough for a few chords.
+    The defaults give 256 x 64 matrices: 16 kHz audio (the chorale voices and their partials lie well below
+    the 8 kHz Nyquist frequency), a 2048-sample (128 ms) window whose 7.8 Hz bins separate the partials of
+    the lowest bass notes, a 256-sample (16 ms) hop, and 64 frames, so one clip lasts
+    ``clip_samples / sample_rate`` = 1.008 s. The 256 bands are what keeps the pitch: decoded back to audio
+    (NNLS + Griffin-Lim, :func:`mel_to_audio`), held-out chorales keep about 90 % of their spectral peaks
+    within 10 cents of the 12-TET grid, against about 35 % with the 64 bands and 1024-sample window this
+    project started with (``MEL_PRESETS["legacy64"]``; the pilots are in the music GAN chapter).
     """
 
     sample_rate: int = 16_000      # Hz
-    n_fft: int = 1024              # samples per analysis window (periodic Hann)
+    n_fft: int = 2048              # samples per analysis window (periodic Hann)
     hop_length: int = 256          # samples between frames
-    n_mels: int = 64               # mel bands
+    n_mels: int = 256              # mel bands
     fmin: float = 0.0              # Hz, lower edge of the first band
     fmax: float = 8_000.0          # Hz, upper edge of the last band
     norm: str | None = "slaney"    # filter area normalisation, as librosa's default
@@ -93,6 +96,11 @@ class MelConfig:
         if unknown:
             raise ValueError(f"unknown MelConfig field(s): {', '.join(unknown)}")
         return cls(**values)
+
+
+# Named representations. "pitch256" is the default (see MelConfig); "legacy64" is the 64-band, 1024-sample
+# representation of the first reference runs, kept so that runs trained on it can still be loaded and scored.
+MEL_PRESETS = {"pitch256": MelConfig(), "legacy64": MelConfig(n_fft=1024, n_mels=64)}
 
 
 def hz_to_mel(f_hz):
@@ -237,27 +245,46 @@ def db_to_power(mel_db):
     return 10.0 ** (mel_db / 10.0)
 
 
+@functools.lru_cache(maxsize=16)
+def _sparse_filterbank(cfg: MelConfig):
+    """The filterbank as a CSR matrix ``(n_mels, n_freqs)`` (each bin lies under at most two triangles, so
+    about 99 % of the dense matrix is zeros), its transpose, and 1 / ||M||_2^2, the FISTA step."""
+    import scipy.sparse
+
+    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax, cfg.norm)
+    step = 1.0 / np.linalg.norm(fb, ord=2) ** 2
+    pinv = np.linalg.pinv(fb)
+    m = scipy.sparse.csr_matrix(fb)
+    return m, m.T.tocsr(), step, pinv
+
+
 def mel_to_linear(mel_power: torch.Tensor, cfg: MelConfig, *, method: str = "nnls",
                   n_iter: int = 200) -> torch.Tensor:
     """Power spectrogram S >= 0 whose mel projection matches ``mel_power``: ``(batch, n_freqs, n_frames)``.
 
     ``method="pinv"`` clips the pseudo-inverse at zero; ``"nnls"`` minimises ||M S - mel||^2 over S >= 0 by
-    accelerated projected gradient (FISTA), started from the clipped pseudo-inverse. With 64 bands for 513
+    accelerated projected gradient (FISTA, Beck & Teboulle 2009), started from the clipped pseudo-inverse, with
+    the filterbank M as a sparse matrix (scipy), all frames of all clips as one system. With fewer bands than
     bins the problem is underdetermined, so many S fit; all of them have the same mel spectrogram.
+    Same dtype and device as ``mel_power`` (computed on the CPU).
     """
     check_choice(method, "method", ("pinv", "nnls"))
-    fb = _filterbank_tensor(cfg, str(mel_power.device), mel_power.dtype)   # M: (n_mels, n_freqs)
-    s = torch.clamp(torch.linalg.pinv(fb) @ mel_power, min=0.0)
-    if method == "pinv":
-        return s
-    step = 1.0 / torch.linalg.matrix_norm(fb, ord=2) ** 2                  # 1 / Lipschitz constant of the gradient
-    y, t = s, 1.0
-    for _ in range(n_iter):
-        s_next = torch.clamp(y - step * (fb.T @ (fb @ y - mel_power)), min=0.0)
-        t_next = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
-        y = s_next + ((t - 1.0) / t_next) * (s_next - s)
-        s, t = s_next, t_next
-    return s
+    check_int(n_iter, "n_iter", low=0)
+    fb, fb_t, step, pinv = _sparse_filterbank(cfg)
+    out = []
+    for y in mel_power.detach().cpu().numpy():          # clip by clip: a clip decodes the same alone or batched
+        dtype = y.dtype
+        s = np.maximum(pinv.astype(dtype) @ y, 0.0)     # (n_freqs, n_frames)
+        if method == "nnls":
+            a, a_t = fb.astype(dtype), fb_t.astype(dtype)
+            z, t = s, 1.0
+            for _ in range(n_iter):
+                s_next = np.maximum(z - dtype.type(step) * (a_t @ (a @ z - y)), 0.0)
+                t_next = (1.0 + (1.0 + 4.0 * t * t) ** 0.5) / 2.0
+                z = s_next + dtype.type((t - 1.0) / t_next) * (s_next - s)
+                s, t = s_next, t_next
+        out.append(s)
+    return torch.from_numpy(np.stack(out)).to(mel_power.device)
 
 
 def griffin_lim(magnitude: torch.Tensor, cfg: MelConfig, *, n_iter: int = 32, momentum: float = 0.99,
@@ -286,7 +313,7 @@ def griffin_lim(magnitude: torch.Tensor, cfg: MelConfig, *, n_iter: int = 32, mo
     return istft(angles)
 
 
-def mel_to_audio(mel_db, cfg: MelConfig, *, n_iter: int = 32, method: str = "nnls",
+def mel_to_audio(mel_db, cfg: MelConfig, *, n_iter: int = 64, method: str = "nnls",
                  generator: torch.Generator | None = None) -> np.ndarray:
     """Waveform(s) from log-mel spectrogram(s) in dB: dB -> power -> linear spectrogram -> Griffin-Lim.
 
@@ -300,7 +327,10 @@ def mel_to_audio(mel_db, cfg: MelConfig, *, n_iter: int = 32, method: str = "nnl
                          f"got {tuple(mel.shape)}")
     mel = (mel[None] if single else mel).to(torch.float64 if mel.dtype == torch.float64 else torch.float32)
     power = mel_to_linear(db_to_power(mel), cfg, method=method)
-    audio = griffin_lim(power.sqrt(), cfg, n_iter=n_iter, generator=generator)
+    # clip by clip, each with phases drawn in turn from one generator: a clip decodes to the same samples alone
+    # or in a batch (torch's batched FFTs of some sizes round differently from single ones)
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    audio = torch.cat([griffin_lim(p[None].sqrt(), cfg, n_iter=n_iter, generator=gen) for p in power])
     audio = audio.detach().cpu().numpy().astype(np.float32)
     return audio[0] if single else audio
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgan.config import DataConfig, RunConfig, load_config
+from musicgan.config import DataConfig, RunConfig, load_config, migrate_saved
 from musicgan.models import build_discriminator, build_generator
 from sims.checks import check_int
 
@@ -60,7 +60,9 @@ def load_data(data_cfg: DataConfig, *, progress: bool = False, run_dir=None):
         return synthetic_prepared_set(data_cfg.synthetic_clips, data_cfg.synthetic_pieces,
                                       data_cfg.synthetic_size, seed=0)
     if data_cfg.source == "chorales":
-        return load_prepared(ensure_default_dataset(progress=progress))
+        from musicgan.mel import MEL_PRESETS
+
+        return load_prepared(ensure_default_dataset(MEL_PRESETS[data_cfg.mel], progress=progress))
     return load_prepared(resolve_source(data_cfg.source, run_dir))
 
 
@@ -165,7 +167,7 @@ def read_run_config(run_dir) -> RunConfig:
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
-    return load_config(str(path))
+    return load_config(str(path), saved=True)
 
 
 def _generator_state(run_dir: Path, device, log) -> dict:
@@ -203,7 +205,7 @@ def load_generator(run_dir, checkpoint=None, device="cpu", log=None):
 
 
 def _generator_from_state(state: dict, device):
-    cfg = RunConfig.from_dict(state["config"])
+    cfg = RunConfig.from_dict(migrate_saved(state["config"]))
     shape = tuple(state["shape"])
     net_G = build_generator(cfg.model, *shape).to(device)
     net_G.load_state_dict(state["G_ema"])

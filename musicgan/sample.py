@@ -34,7 +34,7 @@ def spectrogram_figure(mels_db, mel_cfg, titles=None, columns: int = 4, dynamic_
     return fig
 
 
-def clips_to_audio(mels_db, mel_cfg, n_iter: int = 32, seed: int = 0) -> np.ndarray:
+def clips_to_audio(mels_db, mel_cfg, n_iter: int = 64, seed: int = 0) -> np.ndarray:
     """Waveforms ``(n, samples)`` from log-mels in dB, peak-normalised to 0.9 (Griffin-Lim phases seeded)."""
     import torch
 
@@ -46,7 +46,7 @@ def clips_to_audio(mels_db, mel_cfg, n_iter: int = 32, seed: int = 0) -> np.ndar
     return (0.9 * audio / np.maximum(peak, 1e-9)).astype(np.float32)
 
 
-def write_samples(mels_db, mel_cfg, out_dir, *, n_iter: int = 32, prefix: str = "sample") -> list[Path]:
+def write_samples(mels_db, mel_cfg, out_dir, *, n_iter: int = 64, prefix: str = "sample") -> list[Path]:
     """Write ``prefix-NN.wav`` per clip and one ``prefix-grid.png``; return the paths written."""
     import matplotlib.pyplot as plt
     import soundfile

@@ -67,4 +67,5 @@ def synthetic_prepared_set(n_clips: int = 256, n_pieces: int = 16, size: int = 6
     audio, sources = synthetic_audio(n_clips, n_pieces, cfg, seed)
     mels = log_mel_spectrogram(audio, cfg).numpy().astype(np.float32)
     return PreparedSet(mels=mels, mel_config=cfg, sources=sources, starts=np.zeros(n_clips, dtype=np.int64),
-                       normalizer=Normalizer.fit(mels), params={"source": {"kind": "synthetic", "seed": seed}})
+                       normalizer=Normalizer.fit(mels),
+                       params={"source": {"kind": "synthetic", "seed": seed, "n_clips": n_clips, "n_pieces": n_pieces}})

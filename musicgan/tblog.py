@@ -1,7 +1,12 @@
 """TensorBoard summaries and the progress bar of a training run, and reading the summaries back.
 
 Tags are namespaced so TensorBoard groups them: ``loss/D``, ``loss/G``, ``D/logit_real``, ``D/logit_fake``,
-``penalty/r1`` or ``penalty/gp``, ``wgan/critic_gap``, ``perf/steps_per_s``; images ``samples/spectrograms``
+``penalty/r1`` or ``penalty/gp``, ``wgan/critic_gap``, ``diversity/fake`` and ``diversity/real`` (every family),
+``perf/steps_per_s``; with the images, the musical measures of a fixed batch of ``train.music_clips`` generated
+clips (:func:`musicgan.scorecard.clip_measures` on their mel matrices, and the tuning of their decoded audio):
+``music/mel_in_tune``, ``music/notes_per_frame``, ``music/pitch_classes``, ``music/key_corr``,
+``music/in_scale``, ``music/onset_rate``, ``music/in_tune`` (the same for the real clips at step 0, under
+``music_real/``); images ``samples/spectrograms``
 (EMA generator, fixed latent vectors, so successive images are comparable) and ``real/spectrograms``;
 audio ``samples/audio_<i>`` and ``real/audio_<i>`` (Griffin-Lim). Open them with
 ``tensorboard --logdir RUN/logs``.
@@ -45,6 +50,7 @@ class RunLogger:
                             desc=trainer.cfg.model.generator, mininterval=0.1 if sys.stderr.isatty() else 30)
         gen = torch.Generator().manual_seed(cfg.seed + 7)        # not the training generator: logging
         self.preview_z = torch.randn(N_PREVIEW, *trainer.net_G.latent_shape, generator=gen)  # leaves it alone
+        self.music_z = torch.randn(cfg.music_clips, *trainer.net_G.latent_shape, generator=gen)
         if trainer.step == 0:
             self._log_real()
 
@@ -84,20 +90,41 @@ class RunLogger:
         fig = spectrogram_figure(mels_db, trainer.mel_config)
         self.writer.add_figure(f"{tag}/spectrograms", fig, step)
         plt.close(fig)
-        audio = clips_to_audio(mels_db[:N_AUDIO], trainer.mel_config, n_iter=trainer.cfg.train.griffin_lim_iters)
-        for i, wave in enumerate(audio):
+        audio = clips_to_audio(mels_db, trainer.mel_config, n_iter=trainer.cfg.train.griffin_lim_iters)
+        for i, wave in enumerate(audio[:N_AUDIO]):
             self.writer.add_audio(f"{tag}/audio_{i}", torch.from_numpy(wave)[None], step,
                                   sample_rate=trainer.mel_config.sample_rate)
+        return audio
+
+    def _write_music(self, tag: str, clips_norm: np.ndarray, audio: np.ndarray, step: int) -> None:
+        """Mean of each musical measure over ``clips_norm`` (mel) and ``audio`` (tuning of the decoded previews)."""
+        from musicgan.measures import peak_tuning
+        from musicgan.scorecard import clip_measures
+
+        if len(clips_norm) == 0:
+            return
+        trainer = self.trainer
+        values = clip_measures(trainer.normalizer.denormalize(clips_norm), trainer.mel_config)
+        values["in_tune"] = peak_tuning(audio, trainer.mel_config.sample_rate)["in_tune"]
+        for key, v in values.items():
+            if np.any(np.isfinite(v)):
+                self.writer.add_scalar(f"{tag}/{key}", float(np.nanmean(v)), step)
 
     @torch.no_grad()
     def _log_samples(self, step: int) -> None:
-        clips = self.trainer.ema_G(self.preview_z.to(self.trainer.device)).squeeze(1).cpu().numpy()
-        self._write_clips("samples", clips, step)
+        device = self.trainer.device
+        clips = self.trainer.ema_G(self.preview_z.to(device)).squeeze(1).cpu().numpy()
+        audio = self._write_clips("samples", clips, step)
+        music = self.trainer.ema_G(self.music_z.to(device)).squeeze(1).cpu().numpy() if len(self.music_z) else clips[:0]
+        self._write_music("music", music, audio, step)
 
     def _log_real(self) -> None:
         gen = torch.Generator().manual_seed(0)
-        idx = torch.randperm(self.trainer.clips.shape[0], generator=gen)[:N_PREVIEW].to(self.trainer.device)
-        self._write_clips("real", self.trainer.clips[idx].squeeze(1).cpu().numpy(), 0)
+        n = max(N_PREVIEW, self.trainer.cfg.train.music_clips)
+        idx = torch.randperm(self.trainer.clips.shape[0], generator=gen)[:n].to(self.trainer.device)
+        clips = self.trainer.clips[idx].squeeze(1).cpu().numpy()
+        audio = self._write_clips("real", clips[:N_PREVIEW], 0)
+        self._write_music("music_real", clips[:self.trainer.cfg.train.music_clips], audio, 0)
 
     def close(self) -> None:
         if self.bar is not None:

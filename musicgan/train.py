@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from musicgan.config import RunConfig, load_config, save_config
+from musicgan.config import RunConfig, load_config, migrate_saved, save_config
 from musicgan.losses import discriminator_loss, generator_loss, generator_regularisers
 from musicgan.outputs import OutputPathError, check_output_folder
 from musicgan.runs import (build_models, checkpoint_paths, decoding_record, export_generator, latest_checkpoint,
@@ -52,7 +52,7 @@ def _flat(values: dict, prefix: str = "") -> dict:
 def resume_differences(saved: dict, cfg: RunConfig) -> tuple[dict, dict]:
     """(changeable, fixed): ``{key: (saved value, new value)}`` for each setting where ``cfg`` differs from the
     checkpoint's config ``saved`` (filled with today's defaults for keys added since)."""
-    old, new = _flat(RunConfig.from_dict(saved).to_dict()), _flat(cfg.to_dict())
+    old, new = _flat(RunConfig.from_dict(migrate_saved(saved)).to_dict()), _flat(cfg.to_dict())
     diff = {key: (old[key], new[key]) for key in new if old.get(key) != new[key]}
     changeable = {k: v for k, v in diff.items() if k in RESUME_CHANGEABLE}
     return changeable, {k: v for k, v in diff.items() if k not in RESUME_CHANGEABLE}
@@ -356,7 +356,7 @@ def run(args) -> int:
     try:
         if args.config is None and not (args.resume and args.out):
             raise ValueError("--config is required (unless --resume with --out)")
-        cfg = load_config(args.config or str(args.out / "config.json"), args.set)
+        cfg = load_config(args.config or str(args.out / "config.json"), args.set, saved=args.config is None)
         out = args.out or Path("runs") / f"{cfg.name}-{cfg.model.generator}"
         facts = train(cfg, out, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
     except NonFiniteLossError as err:

@@ -91,7 +91,7 @@ def test_cli_prepares_the_folder_and_reports(music_folder, tmp_path, capsys):
     assert "files read: 3 (1 gave no clip); files skipped: 4; clips made: 5" in captured.out
     assert "skipped notes.wav: not audio: the file holds text" in captured.err
     prepared = load_prepared(out)
-    assert prepared.n_clips == 5 and prepared.mels.shape == (5, 64, 64)
+    assert prepared.n_clips == 5 and prepared.mels.shape == (5, 256, 64)
     assert prepared.sources == ["stereo44k.wav"] * 3 + ["sub/mono8k.flac"] * 2
     clip = load_mono(music_folder / "stereo44k.wav", CFG.sample_rate)[CFG.clip_samples:2 * CFG.clip_samples]
     expected = log_mel_spectrogram(clip, CFG).numpy()

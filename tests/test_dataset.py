@@ -109,7 +109,7 @@ def test_save_and_load_round_trip(tmp_path):
     path, _ = _small_set(tmp_path / "s.npz")
     prepared = load_prepared(path)
     assert isinstance(prepared, PreparedSet) and prepared.mels.dtype == np.float32
-    assert prepared.mels.shape == (12, 64, 64) and prepared.mel_config == MelConfig()
+    assert prepared.mels.shape == (12, 256, 64) and prepared.mel_config == MelConfig()
     assert prepared.sources == ["piece0"] * 4 + ["piece1"] * 4 + ["piece2"] * 4
     np.testing.assert_array_equal(prepared.starts[:4], np.arange(4) * MelConfig().clip_samples)
     np.testing.assert_allclose(prepared.normalizer.mean, prepared.mels.mean(axis=(0, 2)), rtol=1e-6)
@@ -180,9 +180,9 @@ def test_default_set_is_big_enough_and_small_enough():
     path = ensure_default_dataset()
     prepared = load_prepared(path)
     train, held = split_by_source(prepared, 0.15, rng=0)
-    assert prepared.mels.shape[1:] == (64, 64)
+    assert prepared.mels.shape[1:] == (256, 64)
     assert len(held) >= 1000 and len(train) >= 3000
-    assert path.stat().st_size < 300e6
+    assert path.stat().st_size < 600e6
 
 
 # ---------------------------------------------------------------- showing the data

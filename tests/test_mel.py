@@ -146,7 +146,7 @@ def test_log_mel_batch_equals_clip_by_clip_and_numpy_input():
     batch = log_mel_spectrogram(clips, cfg, chunk=2)
     for i, clip in enumerate(clips):
         torch.testing.assert_close(log_mel_spectrogram(torch.from_numpy(clip), cfg), batch[i])
-    assert log_mel_spectrogram(np.zeros((0, cfg.clip_samples), np.float32), cfg).shape == (0, 64, 64)
+    assert log_mel_spectrogram(np.zeros((0, cfg.clip_samples), np.float32), cfg).shape == (0, cfg.n_mels, cfg.clip_frames)
 
 
 def test_log_mel_top_db_floor_is_per_clip():
@@ -166,7 +166,7 @@ def test_log_mel_rejects_bad_input():
 
 
 @pytest.mark.parametrize("field, value, message", [("n_mels", 0, "n_mels must lie"), ("fmax", 9000.0, "fmax <= sample_rate / 2"),
-                                                   ("norm", "l2", "norm must be one of"), ("hop_length", 2048, "hop_length must lie")])
+                                                   ("norm", "l2", "norm must be one of"), ("hop_length", 4096, "hop_length must lie")])
 def test_mel_config_validates(field, value, message):
     with pytest.raises(ValueError, match=message):
         MelConfig(**{field: value})
@@ -175,7 +175,7 @@ def test_mel_config_validates(field, value, message):
 def test_mel_config_clip_length_and_round_trip():
     cfg = MelConfig()
     assert cfg.clip_samples == 16128 and cfg.clip_seconds == pytest.approx(1.008)
-    assert log_mel_spectrogram(np.zeros(cfg.clip_samples, np.float32), cfg).shape == (64, 64)
+    assert log_mel_spectrogram(np.zeros(cfg.clip_samples, np.float32), cfg).shape == (256, 64)
     assert MelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown MelConfig field"):
         MelConfig.from_dict({**cfg.to_dict(), "win_length": 400})

@@ -29,6 +29,9 @@ def test_tiny_run_writes_events_checkpoints_and_samples(tmp_path, family):
     assert facts["steps"] == 6
     scalars = read_scalars(out)
     assert {"loss/D", "loss/G", "D/logit_real", "penalty/r1", "perf/steps_per_s"} <= set(scalars)
+    assert {"diversity/fake", "diversity/real", "music/mel_in_tune", "music/pitch_classes", "music/key_corr",
+            "music_real/mel_in_tune", "music_real/in_tune"} <= set(scalars)      # musical measures while training
+    assert list(scalars["music/pitch_classes"][0]) == [6]                       # with the last images
     assert list(scalars["loss/G"][0]) == [1, 2, 3, 4, 5, 6]
     assert [p.name for p in checkpoint_paths(out)] == ["ckpt-0000003.pt", "ckpt-0000006.pt"]
     state = torch.load(checkpoint_paths(out)[-1], weights_only=True)   # no pickled objects inside
