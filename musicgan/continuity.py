@@ -60,22 +60,24 @@ def distance_per_second(piece_norm, train_clips_norm, frames_per_second: int) ->
     return nearest_neighbour_distances(windows, train)
 
 
-def key_persistence(mel_db, cfg: MelConfig, frames_per_second: int | None = None) -> np.ndarray:
-    """Pearson correlation of each second's chroma with the whole piece's, ``(n_seconds,)``.
+def key_persistence(mel_db, cfg: MelConfig) -> np.ndarray:
+    """Pearson correlation of each second's chroma with the chroma of the rest of the piece, ``(n_seconds,)``.
 
-    Chroma from the note activations of :func:`musicgan.notes.fit_activations` (no audio needed). A piece that
-    keeps its key scores high every second (rendered chorales: about 0.75 on average); one that wanders
-    through keys, or has none, scores low. Seconds with no energy give NaN.
+    Chroma from the note activations of :func:`musicgan.notes.fit_activations` (no audio needed); second k
+    spans the frames whose centres lie in [k, k + 1) s, and is left out of the rest it is compared with. A
+    piece that keeps its key scores high every second (rendered chorales: about 0.75 on average); one that
+    wanders through keys, or has none, scores low. Seconds with no energy give NaN.
     """
     from musicgan.notes import fit_activations, mel_chroma
 
-    fps = frames_per_second or int(round(cfg.sample_rate / cfg.hop_length))
     h, _ = fit_activations(np.asarray(mel_db)[None], cfg)
     chroma = mel_chroma(h.numpy())[0]                                        # (12, n_frames)
+    second = np.floor(cfg.frame_times(chroma.shape[-1])).astype(int)
     whole = chroma.sum(-1)
     out = []
-    for start in range(0, chroma.shape[-1] - fps + 1, fps):
-        part = chroma[:, start:start + fps].sum(-1)
+    for k in range(second.max()):                                           # whole seconds only
+        part = chroma[:, second == k].sum(-1)
+        rest = whole - part
         with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.corrcoef(part, whole)[0, 1] if part.std() > 0 else np.nan)
+            out.append(np.corrcoef(part, rest)[0, 1] if part.std() > 0 and rest.std() > 0 else np.nan)
     return np.array(out)

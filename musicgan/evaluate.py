@@ -29,10 +29,10 @@ __all__ = ["add_arguments", "run", "score_sets", "evaluate_runs", "beats_baselin
 REAL_TRAIN, BASELINE, HELD_OUT = "real (training)", "noise baseline", "held-out real"
 
 
-def _salience(clips_norm, prepared, n_audio: int, n_iter: int) -> np.ndarray:
+def _salience(clips_norm, prepared, positions, n_iter: int) -> np.ndarray:
     from musicgan.sample import clips_to_audio
 
-    audio = clips_to_audio(prepared.normalizer.denormalize(clips_norm[:n_audio]), prepared.mel_config, n_iter=n_iter)
+    audio = clips_to_audio(prepared.normalizer.denormalize(clips_norm[positions]), prepared.mel_config, n_iter=n_iter)
     return metrics.harmonic_peak_salience(audio, prepared.mel_config.sample_rate)
 
 
@@ -204,13 +204,16 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
                                 groups={"reference": sources[ref_idx], REAL_TRAIN: sources[train_idx[real_pos]]}) \
         if n_boot else None
     for name, clips in {**sets, HELD_OUT: reference}.items():
-        values = _salience(clips, prepared, n_audio, griffin_lim_iters)
+        # a random subset, not the first clips: sets of real clips are sorted, so those come from one piece
+        positions = np.sort(np.random.default_rng(seed + 2).choice(len(clips), min(n_audio, len(clips)),
+                                                                    replace=False))
+        values = _salience(clips, prepared, positions, griffin_lim_iters)
         rows[name]["salience_db"] = float(np.mean(values))
         if intervals:
             from musicgan.stats import mean_interval
 
             groups = {HELD_OUT: sources[ref_idx], REAL_TRAIN: sources[train_idx[real_pos]]}.get(name)
-            intervals[name]["salience_db"] = mean_interval(values, None if groups is None else groups[:n_audio],
+            intervals[name]["salience_db"] = mean_interval(values, None if groups is None else groups[positions],
                                                            rng=seed)
     music = musical_report({lb: g[0] for lb, g in gens.items()}, prepared, held_idx, n=n_music, seed=seed,
                            transcriber=transcriber) if n_music else None

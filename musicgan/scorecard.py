@@ -88,10 +88,12 @@ def _mels(audio, cfg: MelConfig) -> np.ndarray:
 def control_sets(prepared, indices, *, rng=0, decode=None) -> dict:
     """The real held-out clips and their controls, as sets for :func:`score_sets`.
 
-    Returns ``{"real": ..., "real, decoded": ..., "detuned +50 cents": ..., "shaped noise": ...}``: real audio
-    and its mels; the real mels through ``decode`` (default :func:`musicgan.sample.clips_to_audio`); the real
-    audio detuned by +50 cents (:func:`musicgan.controls.detune`), cut back to clip length; Gaussian noise with
-    the real audio's spectrum. The real sets are grouped by piece.
+    Returns ``{"real": ..., "real, decoded": ..., "detuned +50 cents": ..., "shaped noise": ...,
+    "shaped noise, decoded": ...}``: real audio and its mels; the real mels through ``decode`` (default
+    :func:`musicgan.sample.clips_to_audio`); the real audio detuned by +50 cents
+    (:func:`musicgan.controls.detune`), cut back to clip length; Gaussian noise with the real audio's spectrum,
+    as audio and through the decoder (the chance level of the audio measures for decoded sets, which the
+    decoder's frequency grid may shift). The real sets are grouped by piece.
     """
     from musicgan.controls import detune, shaped_noise
     from musicgan.sample import clips_to_audio
@@ -104,10 +106,12 @@ def control_sets(prepared, indices, *, rng=0, decode=None) -> dict:
     detuned = detune(audio, cfg.sample_rate, 50.0)
     detuned = np.pad(detuned, ((0, 0), (0, audio.shape[1] - detuned.shape[1])))[:, :audio.shape[1]]
     noise = shaped_noise(audio, len(audio), audio.shape[1], rng)
+    noise_mels = _mels(noise, cfg)
     return {"real": {"mels_db": mels, "audio": audio, "groups": groups},
             "real, decoded": {"mels_db": mels, "audio": decode(mels), "groups": groups},
             "detuned +50 cents": {"mels_db": _mels(detuned, cfg), "audio": detuned, "groups": groups},
-            "shaped noise": {"mels_db": _mels(noise, cfg), "audio": noise, "groups": None}}
+            "shaped noise": {"mels_db": noise_mels, "audio": noise, "groups": None},
+            "shaped noise, decoded": {"mels_db": noise_mels, "audio": decode(noise_mels), "groups": None}}
 
 
 def generated_set(net_G, prepared, n: int, seed: int, decode=None) -> dict:

@@ -157,7 +157,7 @@ def test_ioi_regularity_grid_versus_random():
     mel = log_mel_spectrogram(torch.as_tensor(np.stack([grid, random])), CFG).numpy()
     regular, irregular = measures.ioi_regularity(mel, CFG)
     assert regular >= 0.95
-    assert irregular <= 0.7
+    assert irregular <= 0.5                        # random onsets: about 0.3
 
 
 def test_join_jump_ratio_sees_seams(scores):
