@@ -131,3 +131,26 @@ def test_arguments_are_validated():
         dirac_gan.simulate("wgan", clip=0.0)
     with pytest.raises(TypeError, match="a seed"):
         dirac_gan.instance_noise_field_mc((0.0, 0.0), 0.5, 10, rng=None)
+
+
+@pytest.mark.parametrize("variant", ["gan", "wgan"])
+def test_flow_conserves_the_radius_and_simultaneous_steps_add_h2_v2(variant):
+    assert dt.radial_rate(variant) == 0
+    assert dt.simultaneous_step_growth(variant) == 0
+
+
+def test_nsgan_and_r1_radial_rates():
+    nsgan = dt.radial_rate("nsgan")
+    assert sp.simplify((nsgan + dt.theta * dt.psi * sp.tanh(dt.theta * dt.psi / 2)).rewrite(sp.exp)) == 0
+    assert sp.simplify(dt.radial_rate("r1") + dt.gamma * dt.psi**2) == 0
+
+
+def test_a_sign_error_in_the_field_breaks_the_conservation(monkeypatch):
+    right = dt.field
+
+    def both_descend(variant):
+        v_theta, v_psi = right(variant)
+        return v_theta, -v_psi                                    # the discriminator descends too
+
+    monkeypatch.setattr(dt, "field", both_descend)
+    assert dt.radial_rate("gan") != 0 and dt.simultaneous_step_growth("gan") != 0

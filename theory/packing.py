@@ -40,7 +40,7 @@ def packed_value_pointwise_gap():
     With M = (P^m + Q^m)/2, 2 JS = KL(P^m || M) + KL(Q^m || M), whose integrand is
     a log(2a/(a+b)) + b log(2b/(a+b)); -log 4 integrates -(a + b) log 2 since a and b each integrate to 1.
     """
-    d_star = a / (a + b)
+    d_star, _ = optimal_packed_discriminator()
     value = a * sp.log(d_star) + b * sp.log(1 - d_star)
     target = -(a + b) * sp.log(2) + a * sp.log(2 * a / (a + b)) + b * sp.log(2 * b / (a + b))
     return sp.simplify(sp.expand_log(value - target, force=True))
