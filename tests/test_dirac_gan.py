@@ -31,8 +31,15 @@ def test_published_eigenvalues_are_the_roots(variant):
     jac = dt.jacobian_at_equilibrium(variant)
     roots = dt.jacobian_eigenvalues(variant)
     assert sp.simplify(sp.expand(jac.charpoly(lam).as_expr() - sp.prod([lam - r for r in roots]))) == 0
-    wrong = [roots[0] * 2, roots[1]]  # e.g. a dropped factor 1/2 must be caught
-    assert sp.simplify(sp.expand(jac.charpoly(lam).as_expr() - sp.prod([lam - r for r in wrong]))) != 0
+
+
+@pytest.mark.parametrize("variant", ["gan", "r1"])
+def test_a_field_without_f_prime_fails_the_eigenvalue_check(variant, monkeypatch):
+    # break the module's own step: the field forgets the factor f'(psi theta) (as if f(t) = t, i.e. WGAN)
+    monkeypatch.setattr(dt, "_f_prime", lambda arg, kind="gan": sp.Integer(1))
+    jac = dt.jacobian_at_equilibrium.__wrapped__(variant)          # bypass the cache of the right Jacobian
+    roots = dt.jacobian_eigenvalues(variant)
+    assert sp.simplify(sp.expand(jac.charpoly(lam).as_expr() - sp.prod([lam - r for r in roots]))) != 0
 
 
 def test_f_derivatives_at_zero():

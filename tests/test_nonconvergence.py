@@ -111,6 +111,22 @@ def test_alternating_invariant_is_conserved_and_a_wrong_one_is_not():
     assert sp.expand(wrong) != 0
 
 
+def test_the_invariant_is_specific_to_alternating_steps(monkeypatch):
+    # break the module's own step: y responds to the OLD x (simultaneous GDA) -- Q_eta is then not conserved
+    right = th._next_state
+    monkeypatch.setattr(th, "_next_state", lambda method, step, reg: right("gda", step, reg))
+    x_next, y_next = th.update_matrix("alternating") @ sp.Matrix([th.x, th.y])
+    assert sp.expand(th.alternating_invariant(u=x_next, w=y_next) - th.alternating_invariant()) != 0
+
+
+def test_the_conserved_quantity_fails_for_a_wrong_flow(monkeypatch):
+    # break the module's own step: both players descend, so the flow is no longer a rotation
+    right = th.field
+    monkeypatch.setattr(th, "field", lambda u, w: sp.Matrix([right(u, w)[0], -right(u, w)[1]]))
+    x_t, y_t = th.gradient_flow()
+    assert sp.simplify(sp.diff(th.flow_conserved_quantity(u=x_t, w=y_t), th.t)) != 0
+
+
 def test_alternating_invariant_is_positive_definite_exactly_below_two():
     form = sp.hessian(th.alternating_invariant(), (th.x, th.y)) / 2
     assert set(form.eigenvals()) == {1 - ETA / 2, 1 + ETA / 2}
