@@ -161,3 +161,16 @@ def test_a_sign_error_in_the_field_breaks_the_conservation(monkeypatch):
 
     monkeypatch.setattr(dt, "field", both_descend)
     assert dt.radial_rate("gan") != 0 and dt.simultaneous_step_growth("gan") != 0
+
+
+def test_consensus_on_the_dirac_gan_damps_both_players():
+    jac = dt.consensus_jacobian("gan")
+    j0 = dt.jacobian_at_equilibrium("gan")
+    assert sp.simplify(jac - (j0 - dt.gamma * j0.T * j0)) == sp.zeros(2)       # J - gamma J^T J at v = 0
+    assert set(jac.eigenvals()) == {-dt.gamma / 4 + sp.I / 2, -dt.gamma / 4 - sp.I / 2}
+
+
+def test_consensus_jacobian_changes_with_a_wrong_field(monkeypatch):
+    right = dt.field
+    monkeypatch.setattr(dt, "field", lambda variant: (right(variant)[0], 2 * right(variant)[1]))
+    assert set(dt.consensus_jacobian("gan").eigenvals()) != {-dt.gamma / 4 + sp.I / 2, -dt.gamma / 4 - sp.I / 2}

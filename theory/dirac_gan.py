@@ -108,3 +108,16 @@ def simultaneous_step_growth(variant: str) -> sp.Expr:
     v_theta, v_psi = field(variant)
     after = (theta + h * v_theta) ** 2 + (psi + h * v_psi) ** 2
     return sp.simplify(sp.expand(after - theta**2 - psi**2 - h**2 * (v_theta**2 + v_psi**2)))
+
+
+def consensus_jacobian(variant: str = "gan") -> sp.ImmutableMatrix:
+    """Jacobian at (0, 0) of consensus optimisation on the Dirac-GAN: the field v - gamma grad(|v|^2 / 2).
+
+    Mescheder et al. (2017) add -gamma grad L with L = |v|^2 / 2 to both players; at an equilibrium, where v = 0,
+    the Jacobian becomes J - gamma J^T J. Derived here from the field itself, not from that formula.
+    """
+    v = sp.Matrix(field(variant))
+    loss = (v.T * v)[0] / 2
+    grad = sp.Matrix([sp.diff(loss, theta), sp.diff(loss, psi)])
+    jac = (v - gamma * grad).jacobian([theta, psi]).subs({theta: 0, psi: 0})
+    return sp.ImmutableMatrix(sp.simplify(jac))
