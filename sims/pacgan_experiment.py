@@ -19,7 +19,7 @@ from sims.mode_metrics import emd_to_modes, mean_and_se, mixture, mode_statistic
 from sims.pacgan import METHODS, TrainConfig, init_group, sample_group, train_group
 
 __all__ = ["PAPER_TABLE1", "Experiment", "run_task", "run_experiment", "method_means", "summary_rows",
-           "paper_config", "training_multiply_adds"]
+           "paper_config", "training_multiply_adds", "paired_difference"]
 
 # Lin et al. (2018), Table 1: mean and standard error over 10 runs of (modes, % high quality, reverse KL).
 PAPER_TABLE1 = {
@@ -155,3 +155,28 @@ def summary_rows(records: list, methods, dataset: str, fmt=("{:.1f}", "{:.1f}", 
             row.append(cell)
         rows.append(row)
     return rows
+
+
+def paired_difference(records: list, dataset: str, metric: str, method_a: str, method_b: str,
+                      level: float = 0.95) -> dict:
+    """Mean over seeds of ``metric(method_a) - metric(method_b)`` on one data set, with a paired t interval.
+
+    Runs are paired by seed (same seed, same evaluation draw); seeds where either value is NaN are dropped.
+    Returns ``{"mean", "low", "high", "n"}``; ``separated`` is True when the interval excludes zero. Raises
+    ``ValueError`` when fewer than two seeds are paired.
+    """
+    from scipy import stats
+
+    by_seed = {}
+    for r in records:
+        if r["dataset"] == dataset and r["method"] in (method_a, method_b):
+            by_seed.setdefault(r["seed"], {})[r["method"]] = r[metric]
+    diffs = np.array([v[method_a] - v[method_b] for v in by_seed.values()
+                      if len(v) == 2 and np.isfinite(v[method_a]) and np.isfinite(v[method_b])])
+    if diffs.size < 2:
+        raise ValueError(f"need two or more paired seeds of {method_a!r} and {method_b!r} on {dataset!r}, "
+                         f"got {diffs.size}")
+    mean, se = mean_and_se(diffs)
+    half = stats.t.ppf(0.5 + level / 2, diffs.size - 1) * se
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": int(diffs.size),
+            "separated": bool(mean - half > 0 or mean + half < 0)}

@@ -12,7 +12,7 @@ agree. Sums run in log space so that tiny a_n and b_n do not underflow.
 """
 from __future__ import annotations
 
-from itertools import combinations_with_replacement, product
+from itertools import combinations, combinations_with_replacement, product
 from math import lgamma
 
 import numpy as np
@@ -20,7 +20,8 @@ import numpy as np
 from sims.checks import check_int, check_probabilities
 
 __all__ = ["type_classes", "product_divergences", "product_divergences_bruteforce", "packing_curves",
-           "dropped_and_off_generators", "LOG2"]
+           "dropped_and_off_generators", "alternating_weights", "collapse_lower_bound", "best_response_rounds",
+           "LOG2"]
 
 LOG2 = float(np.log(2.0))
 
@@ -112,3 +113,47 @@ def packing_curves(p, generators: dict, ms) -> dict:
         rows = [product_divergences(p, q, m) for m in ms]
         curves[name] = {key: np.array([row[key] for row in rows]) for key in rows[0]}
     return curves
+
+
+def alternating_weights(n_modes: int, rel: float) -> np.ndarray:
+    """Uniform weights over ``n_modes`` made alternately ``1 + rel`` and ``1 - rel`` times too large; TV rel/2.
+
+    Every mode keeps mass (for rel < 1): this generator covers all modes while being off everywhere.
+    """
+    n_modes = check_int(n_modes, "n_modes", low=2)
+    if n_modes % 2 or not 0 <= rel < 1:
+        raise ValueError(f"need an even n_modes and 0 <= rel < 1, got {n_modes} and {rel}")
+    return np.full(n_modes, 1.0 / n_modes) * (1 + rel * np.tile([1.0, -1.0], n_modes // 2))
+
+
+def collapse_lower_bound(p, q, m: int) -> tuple[float, tuple]:
+    """max over sets S of cells of (1 - Q(S))^m - (1 - P(S))^m, a lower bound on TV(P^m, Q^m), and the best S.
+
+    Each S with P(S) = delta and Q(S) = eps witnesses (eps, delta)-mode collapse (Lin et al. 2018); the bound is
+    the gap between the chances that a pack has a sample in S (``theory.packing.mode_collapse_tv_lower_bound``).
+    Enumerates all 2^K - 1 non-empty sets, so K should be small.
+    """
+    p, q = check_probabilities(p, "p"), check_probabilities(q, "q")
+    m = check_int(m, "m", low=1)
+    best = (-np.inf, ())
+    for size in range(1, p.size + 1):
+        for cells in combinations(range(p.size), size):
+            idx = list(cells)
+            best = max(best, ((1 - q[idx].sum()) ** m - (1 - p[idx].sum()) ** m, cells))
+    return float(best[0]), best[1]
+
+
+def best_response_rounds(p, q, rounds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Alternate exact best responses on K cells, starting from the generator ``q``: [(q_t, D_t)] per round.
+
+    The discriminator answers q with D = p / (p + q); the generator answers a fixed D by minimising
+    E_Q[log(1 - D)] (or the non-saturating E_Q[-log D]): both put all its mass on a cell where D is largest
+    (the first such cell). A generator that best-responds to a fixed discriminator collapses onto one cell.
+    """
+    p, q = check_probabilities(p, "p"), check_probabilities(q, "q")
+    out = []
+    for _ in range(check_int(rounds, "rounds", low=1)):
+        d = p / (p + q)
+        out.append((q, d))
+        q = np.eye(p.size)[int(np.argmax(d))]
+    return out

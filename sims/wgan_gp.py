@@ -29,7 +29,7 @@ from sims.seeding import as_generator
 from sims.wasserstein import w1_lp
 
 __all__ = ["ToyGANConfig", "GAN_TOY", "BOOK", "TINY", "eight_gaussians", "make_mlp", "gradient_penalty",
-           "discriminator_loss", "generator_loss", "train_toy_gan", "summarize_run"]
+           "discriminator_loss", "generator_loss", "train_toy_gan", "summarize_run", "train_many"]
 
 DATA_SCALE = 2.0      # radius of the circle of means in gan_toy.py, before the division below
 DATA_STD = 0.02       # per-coordinate std of each Gaussian, before the division
@@ -191,6 +191,27 @@ def summarize_run(run: dict) -> dict[str, float]:
             "ratio": float(np.median(est / exact)) if is_wgan else float("nan"),
             "relerr": float(np.median(np.abs(est - exact) / exact)) if is_wgan else float("nan"),
             "slope": float(np.median(run["slope"][late])), "final": float(run["exact_w1"][-1])}
+
+
+def _train_without_nets(cfg: ToyGANConfig) -> dict:
+    run = train_toy_gan(cfg)
+    del run["net_G"], run["net_D"]
+    return run
+
+
+def train_many(configs, workers: int = 2) -> list[dict]:
+    """``train_toy_gan`` for each config, in ``workers`` processes (one thread each); the runs lack the nets.
+
+    Each run is seeded by its own config, so the results do not depend on ``workers``.
+    """
+    configs = list(configs)
+    workers = check_int(workers, "workers", low=1)
+    if workers == 1:
+        return [_train_without_nets(c) for c in configs]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_train_without_nets, configs))
 
 
 def _critic_step(cfg, net_G, net_D, opt_D, rng, gen) -> None:

@@ -31,8 +31,15 @@ def test_published_eigenvalues_are_the_roots(variant):
     jac = dt.jacobian_at_equilibrium(variant)
     roots = dt.jacobian_eigenvalues(variant)
     assert sp.simplify(sp.expand(jac.charpoly(lam).as_expr() - sp.prod([lam - r for r in roots]))) == 0
-    wrong = [roots[0] * 2, roots[1]]  # e.g. a dropped factor 1/2 must be caught
-    assert sp.simplify(sp.expand(jac.charpoly(lam).as_expr() - sp.prod([lam - r for r in wrong]))) != 0
+
+
+@pytest.mark.parametrize("variant", ["gan", "r1"])
+def test_a_field_without_f_prime_fails_the_eigenvalue_check(variant, monkeypatch):
+    # break the module's own step: the field forgets the factor f'(psi theta) (as if f(t) = t, i.e. WGAN)
+    monkeypatch.setattr(dt, "_f_prime", lambda arg, kind="gan": sp.Integer(1))
+    jac = dt.jacobian_at_equilibrium.__wrapped__(variant)          # bypass the cache of the right Jacobian
+    roots = dt.jacobian_eigenvalues(variant)
+    assert sp.simplify(sp.expand(jac.charpoly(lam).as_expr() - sp.prod([lam - r for r in roots]))) != 0
 
 
 def test_f_derivatives_at_zero():
@@ -131,3 +138,39 @@ def test_arguments_are_validated():
         dirac_gan.simulate("wgan", clip=0.0)
     with pytest.raises(TypeError, match="a seed"):
         dirac_gan.instance_noise_field_mc((0.0, 0.0), 0.5, 10, rng=None)
+
+
+@pytest.mark.parametrize("variant", ["gan", "wgan"])
+def test_flow_conserves_the_radius_and_simultaneous_steps_add_h2_v2(variant):
+    assert dt.radial_rate(variant) == 0
+    assert dt.simultaneous_step_growth(variant) == 0
+
+
+def test_nsgan_and_r1_radial_rates():
+    nsgan = dt.radial_rate("nsgan")
+    assert sp.simplify((nsgan + dt.theta * dt.psi * sp.tanh(dt.theta * dt.psi / 2)).rewrite(sp.exp)) == 0
+    assert sp.simplify(dt.radial_rate("r1") + dt.gamma * dt.psi**2) == 0
+
+
+def test_a_sign_error_in_the_field_breaks_the_conservation(monkeypatch):
+    right = dt.field
+
+    def both_descend(variant):
+        v_theta, v_psi = right(variant)
+        return v_theta, -v_psi                                    # the discriminator descends too
+
+    monkeypatch.setattr(dt, "field", both_descend)
+    assert dt.radial_rate("gan") != 0 and dt.simultaneous_step_growth("gan") != 0
+
+
+def test_consensus_on_the_dirac_gan_damps_both_players():
+    jac = dt.consensus_jacobian("gan")
+    j0 = dt.jacobian_at_equilibrium("gan")
+    assert sp.simplify(jac - (j0 - dt.gamma * j0.T * j0)) == sp.zeros(2)       # J - gamma J^T J at v = 0
+    assert set(jac.eigenvals()) == {-dt.gamma / 4 + sp.I / 2, -dt.gamma / 4 - sp.I / 2}
+
+
+def test_consensus_jacobian_changes_with_a_wrong_field(monkeypatch):
+    right = dt.field
+    monkeypatch.setattr(dt, "field", lambda variant: (right(variant)[0], 2 * right(variant)[1]))
+    assert set(dt.consensus_jacobian("gan").eigenvals()) != {-dt.gamma / 4 + sp.I / 2, -dt.gamma / 4 - sp.I / 2}

@@ -111,6 +111,22 @@ def test_alternating_invariant_is_conserved_and_a_wrong_one_is_not():
     assert sp.expand(wrong) != 0
 
 
+def test_the_invariant_is_specific_to_alternating_steps(monkeypatch):
+    # break the module's own step: y responds to the OLD x (simultaneous GDA) -- Q_eta is then not conserved
+    right = th._next_state
+    monkeypatch.setattr(th, "_next_state", lambda method, step, reg: right("gda", step, reg))
+    x_next, y_next = th.update_matrix("alternating") @ sp.Matrix([th.x, th.y])
+    assert sp.expand(th.alternating_invariant(u=x_next, w=y_next) - th.alternating_invariant()) != 0
+
+
+def test_the_conserved_quantity_fails_for_a_wrong_flow(monkeypatch):
+    # break the module's own step: both players descend, so the flow is no longer a rotation
+    right = th.field
+    monkeypatch.setattr(th, "field", lambda u, w: sp.Matrix([right(u, w)[0], -right(u, w)[1]]))
+    x_t, y_t = th.gradient_flow()
+    assert sp.simplify(sp.diff(th.flow_conserved_quantity(u=x_t, w=y_t), th.t)) != 0
+
+
 def test_alternating_invariant_is_positive_definite_exactly_below_two():
     form = sp.hessian(th.alternating_invariant(), (th.x, th.y)) / 2
     assert set(form.eigenvals()) == {1 - ETA / 2, 1 + ETA / 2}
@@ -239,3 +255,48 @@ def test_unknown_method_and_repeated_eigenvalues_are_refused():
         th.matrix_power(np.eye(2), np.array([1.0, 1.0]), 3)
     with pytest.raises(ValueError, match="radii must be a 1-D array"):
         sd.fitted_factor(np.array([1.0, -1.0]))
+
+
+# --- time averages and the general step-size condition ------------------------------------------------------
+
+def test_the_flow_orbit_is_centred_on_the_equilibrium():
+    assert th.flow_period_average() == [0, 0]
+
+
+def test_a_shifted_field_moves_the_orbit_centre(monkeypatch):
+    right = th.field
+    monkeypatch.setattr(th, "field", lambda u, w: right(u, w) + sp.Matrix([1, 0]))  # equilibrium at (0, -1)
+    assert th.flow_period_average() != [0, 0]
+
+
+def test_averaged_alternating_iterates_converge_like_one_over_t():
+    assert th.averaging_determinant("alternating") == ETA**2          # I - M invertible for every eta > 0
+    path = sd.run_dynamics(sd.alternating_step, (1.0, 0.0), 0.3, 4000)
+    averages = np.cumsum(path, axis=0) / np.arange(1, len(path) + 1)[:, None]
+    norms = np.linalg.norm(averages, axis=1)
+    m = th.update_matrix_numeric("alternating", 0.3)
+    inverse = np.linalg.inv(np.eye(2) - m)
+    for t in (100, 1000, 4000):                                       # (I - M)^-1 (z_0 - z_T) / T, exactly
+        np.testing.assert_allclose(averages[t - 1], inverse @ (path[0] - path[t]) / t, atol=1e-12)
+    radii = np.linalg.norm(path, axis=1)
+    steps = np.arange(1, len(path) + 1)
+    assert np.all(norms * steps <= np.linalg.norm(inverse, 2) * (radii[0] + radii.max()) + 1e-9)  # O(1/T)
+    assert radii.min() > 0.5                                          # while the iterates themselves never settle
+
+
+def test_general_step_size_condition():
+    a, b = sp.symbols("a b", positive=True)
+    assert sp.simplify(th.step_size_limit(a, b) - 2 * a / (a**2 + b**2)) == 0
+    assert th.step_size_limit(0, 1) is None                           # purely imaginary: no stable step
+    # it reproduces the thresholds derived rule by rule: consensus (-gamma +- i) and damped GDA
+    assert sp.simplify(th.step_size_limit(GAMMA, 1) - th.stability_threshold("consensus")) == 0
+    w = sp.Symbol("w", positive=True)
+    damped = th.step_size_limit(GAMMA / 2, w).subs(w, sp.sqrt(1 - GAMMA**2 / 4))
+    assert sp.simplify(damped - th.stability_threshold("damped")) == 0
+
+
+def test_a_wrong_step_factor_breaks_the_step_size_condition(monkeypatch):
+    monkeypatch.setattr(th, "_simultaneous_factor", lambda root, step: sp.expand((1 + step * root) ** 2))
+    a, b = sp.symbols("a b", positive=True)
+    limit = th.step_size_limit(a, b)
+    assert limit is None or sp.simplify(limit - 2 * a / (a**2 + b**2)) != 0

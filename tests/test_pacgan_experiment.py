@@ -63,3 +63,18 @@ def test_multiply_adds_by_hand():
     assert training_multiply_adds(replace(c, r1_gamma=1.0, r1_every=1)) == 3 * 10 * (4 * g + 4 * 2 * d)
     assert training_multiply_adds(replace(c, r1_gamma=1.0, r1_every=4)) == 3 * 10 * (4 * g + 2.5 * 2 * d)
     assert training_multiply_adds(paper_config(4)) > 1000 * training_multiply_adds(TrainConfig(pack=4))
+
+
+def test_paired_difference_interval():
+    from sims.pacgan_experiment import paired_difference
+
+    def records(pairs):
+        return [{"dataset": "grid", "method": m, "seed": s, "emd": v}
+                for s, (a, b) in enumerate(pairs) for m, v in (("A", a), ("B", b))]
+
+    r = paired_difference(records([(1.0, 2.0), (1.1, 2.2), (0.9, 1.9), (1.0, 2.1)]), "grid", "emd", "A", "B")
+    assert r["n"] == 4 and np.isclose(r["mean"], -1.05) and r["low"] < -1.05 < r["high"] < 0 and r["separated"]
+    mixed = paired_difference(records([(2.0, 1.0), (1.0, 2.0), (1.5, 1.0), (1.0, 1.5)]), "grid", "emd", "A", "B")
+    assert mixed["low"] < 0 < mixed["high"] and not mixed["separated"]
+    with pytest.raises(ValueError, match="two or more paired seeds"):
+        paired_difference(records([(1.0, 2.0)]), "grid", "emd", "A", "B")

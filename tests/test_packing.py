@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from sims.product_divergences import (LOG2, dropped_and_off_generators, product_divergences,
+from sims.product_divergences import (LOG2, alternating_weights, best_response_rounds, collapse_lower_bound,
+                                      dropped_and_off_generators, product_divergences,
                                       product_divergences_bruteforce, type_classes)
 from theory import packing as th
 
@@ -25,9 +26,10 @@ def test_packed_value_is_minus_log4_plus_2js():
         assert abs(th.packed_value_discrete_gap(p, q, m)) < 1e-25
 
 
-def test_packed_value_gap_detects_a_wrong_constant():
-    wrong = th.packed_value_pointwise_gap() + (th.a + th.b) * sp.log(2)   # as if the value were -log 2 + 2 JS
-    assert sp.simplify(wrong) != 0
+def test_packed_value_gap_detects_a_wrong_discriminator(monkeypatch):
+    # break the module's own step: evaluate the value at the swapped ratio b / (a + b) instead of D*
+    monkeypatch.setattr(th, "optimal_packed_discriminator", lambda: (th.b / (th.a + th.b), sp.Integer(-1)))
+    assert th.packed_value_pointwise_gap() != 0
 
 
 def test_js_is_log2_minus_expected_entropy_and_chord_bound():
@@ -43,11 +45,35 @@ def test_kl_of_products_is_m_times_kl(m):
     assert th.kl_product_gap(m) == 0
 
 
-def test_kl_identity_check_is_not_vacuous():
-    p, q = th._symbolic_three_point()
-    wrong = th.kl_product_gap(2) + sum(pi * sp.log(pi / qi) for pi, qi in zip(p, q))   # as if KL(P^2) = KL
-    values = {s: v for s, v in zip(sorted(wrong.free_symbols, key=str), [0.2, 0.3, 0.5, 0.1])}
-    assert abs(float(wrong.subs(values))) > 1e-3
+def test_kl_identity_check_is_not_vacuous(monkeypatch):
+    # break the module's step: weights that do not sum to one (the last one no longer 1 - the others)
+    p1, p2, q1, q2 = sp.symbols("p1 p2 q1 q2", positive=True)
+    monkeypatch.setattr(th, "_symbolic_three_point", lambda: ([p1, p2, sp.Rational(1, 2)], [q1, q2, sp.Rational(1, 3)]))
+    gap = th.kl_product_gap(2)
+    values = {p1: 0.1, p2: 0.3, q1: 0.5, q2: 0.1}   # p sums to 0.9
+    assert abs(float(gap.subs(values))) > 1e-3
+
+
+def test_packed_gradient_is_the_single_sample_direction_times_a_shared_scalar():
+    assert th.packed_generator_gradient_gap(2) == 0 and th.packed_generator_gradient_gap(3) == 0
+
+
+def test_packed_gradient_check_fails_if_packs_were_not_products(monkeypatch):
+    monkeypatch.setattr(th, "_pack_density", lambda density, xs: sum(density(xi) for xi in xs))
+    assert th.packed_generator_gradient_gap(2) != 0
+
+
+@pytest.mark.parametrize("m", [1, 2, 5])
+def test_mode_collapse_lower_bound(m):
+    eps, delta = sp.symbols("epsilon delta", positive=True)
+    assert sp.expand(th.mode_collapse_tv_lower_bound(eps, delta, m) - ((1 - eps) ** m - (1 - delta) ** m)) == 0
+
+
+def test_mode_collapse_bound_fails_if_a_pack_with_no_sample_in_s_is_counted(monkeypatch):
+    monkeypatch.setattr(th, "_prob_some_in_set", lambda prob, m: sum(sp.binomial(m, k) * prob**k * (1 - prob) ** (m - k)
+                                                                      for k in range(0, m + 1)))
+    eps, delta = sp.symbols("epsilon delta", positive=True)
+    assert sp.expand(th.mode_collapse_tv_lower_bound(eps, delta, 3) - ((1 - eps) ** 3 - (1 - delta) ** 3)) != 0
 
 
 @pytest.mark.parametrize("m", [2, 3])
@@ -120,6 +146,40 @@ def test_the_two_generators_sit_at_the_same_tv_and_part_with_packing():
     assert np.isclose(d8["tv"], 1 - (7 / 8) ** 8)                      # the largest growth possible
     assert d8["tv"] > 2 * o8["tv"]
     assert d1["kl"] == np.inf and np.isfinite(o1["kl"])                # forward KL: a dropped mode costs infinity
+
+
+def test_packing_reverses_the_preference_between_a_dropper_and_a_spreader():
+    """The dropper (TV 1/8) is closer than the spreader (weights off by 60 %, TV 0.3); JS prefers it at m = 1 and
+    the spreader by m = 8; the packed total variations cross too."""
+    p, q_drop, _ = dropped_and_off_generators(8)
+    q_spread = alternating_weights(8, 0.6)
+    d = {m: product_divergences(p, q_drop, m) for m in range(1, 9)}
+    s = {m: product_divergences(p, q_spread, m) for m in range(1, 9)}
+    assert np.isclose(d[1]["tv"], 1 / 8) and np.isclose(s[1]["tv"], 0.3)
+    assert d[1]["js"] < s[1]["js"] and d[8]["js"] > s[8]["js"]
+    assert d[1]["tv"] < s[1]["tv"] and d[8]["tv"] > s[8]["tv"]
+    crossing = min(m for m in range(1, 9) if d[m]["js"] > s[m]["js"])
+    assert crossing == 6
+    assert np.all(q_spread > 0)                                         # the spreader covers every mode
+
+
+def test_collapse_lower_bound_holds_and_is_tight_for_the_dropper():
+    p, q_drop, _ = dropped_and_off_generators(8)
+    q_spread = alternating_weights(8, 0.6)
+    for m in range(1, 7):
+        bound, cells = collapse_lower_bound(p, q_drop, m)
+        assert np.isclose(bound, product_divergences(p, q_drop, m)["tv"]) and cells == (0,)
+        assert collapse_lower_bound(p, q_spread, m)[0] <= product_divergences(p, q_spread, m)["tv"] + 1e-12
+
+
+def test_best_responses_collapse_and_hop():
+    p, q_drop, _ = dropped_and_off_generators(8)
+    rounds = best_response_rounds(p, q_drop, 4)
+    d0 = rounds[0][1]
+    assert np.isclose(d0[0], 1) and np.allclose(d0[1:], 7 / 15)        # D* < 1/2 on the over-weighted modes
+    supports = [np.flatnonzero(q) for q, _ in rounds[1:]]
+    assert all(len(s) == 1 for s in supports)                           # the generator is always on one mode
+    assert len({int(s[0]) for s in supports}) > 1                       # and it keeps moving
 
 
 def test_validation_messages():

@@ -5,6 +5,7 @@ factor) is asserted NOT to hold, so the checks would catch the mistakes they are
 """
 import sympy as sp
 
+from theory import optimal_discriminator as od
 from theory.optimal_discriminator import (
     a, b, curvature_at_optimum, discrete_value_minus_js_identity, edge_case_objectives, gibbs_function,
     kl_form_of_optimal_value, kl_upper_bound_gap, optimal_value, optimal_value_curvature_in_b,
@@ -58,20 +59,23 @@ def test_optimal_value_equals_its_kl_form():
     assert is_zero(optimal_value() - kl_form_of_optimal_value())
 
 
-def test_kl_form_with_the_wrong_constant_fails():
-    wrong = kl_form_of_optimal_value() + 2 * (a + b) * sp.log(2)  # +log 2 instead of -log 2
-    assert not is_zero(optimal_value() - wrong)
+def test_kl_form_fails_if_the_optimum_is_wrong(monkeypatch):
+    # break the module's own step: the pointwise objective with a sign error in its second term
+    monkeypatch.setattr(od, "pointwise_objective", lambda a_=a, b_=b, y_=y: a_ * sp.log(y_) - b_ * sp.log(1 - y_))
+    assert not is_zero(od.optimal_value() - od.kl_form_of_optimal_value())
 
 
 def test_value_at_optimum_is_minus_log4_plus_twice_js_including_normalisation():
     assert sp.simplify(discrete_value_minus_js_identity(3)) == 0
 
 
-def test_js_identity_with_a_lost_factor_or_constant_fails():
+def test_js_identity_fails_without_the_normalisation_step(monkeypatch):
     gap = discrete_value_minus_js_identity(2)
     assert sp.simplify(gap) == 0
-    # the gap of the claim C = -log 2 + 2 JS is gap + log 2, which must not vanish
-    assert sp.simplify(gap - sp.log(4) + sp.log(2)) != 0
+    # break the module's own step: the objective evaluated at the swapped ratio q / (p + q) instead of D*
+    right = od.pointwise_objective
+    monkeypatch.setattr(od, "pointwise_objective", lambda a_=a, b_=b, y_=y: right(a_, b_, 1 - y_))
+    assert sp.simplify(od.discrete_value_minus_js_identity(2)) != 0
 
 
 def test_identical_densities_give_one_half_and_minus_log4():

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("check", [
     th.check_logit_derivatives, th.check_limits_as_d_vanishes, th.check_parameter_derivatives,
     th.check_shared_fixed_point, th.check_vanishing_bound_chain, th.check_minus_log_d_decomposition,
-    th.check_instance_noise_gradient, th.check_instance_noise_gradient_as_mean_shift, th.check_noised_js_derivative, th.check_point_mass_generator_gradient,
+    th.check_instance_noise_gradient, th.check_instance_noise_gradient_as_mean_shift, th.check_noised_js_derivative,
+    th.check_point_mass_generator_gradient, th.check_tweedie_scores,
 ])
 def test_symbolic_identities_hold(check):
     assert check() is True
@@ -36,6 +37,45 @@ def test_instance_noise_form_fails_with_a_wrong_constant():
     # a = 1/(sigma^2 (p_r + p_g)) instead of 1/(2 sigma^2 (...)): the residual must not vanish.
     assert not th.is_exactly_zero(th.instance_noise_gradient_residual(a_scale=1))
     assert th.is_exactly_zero(th.instance_noise_gradient_residual(a_scale=2))
+
+
+def test_theorem_2_4_inequality_holds_over_the_whole_region():
+    gaps = th.vanishing_bound_gap()
+    assert gaps["inside"].is_nonnegative is True and gaps["edge"].is_nonnegative is True
+    assert gaps["worst_case"] == 0                               # tight at D = |D'| = eps
+
+
+def test_a_bound_without_the_one_minus_eps_fails_the_check(monkeypatch):
+    monkeypatch.setattr(th, "_theorem_bound", lambda eps: eps)   # as if |D'|/(1 - D) <= eps
+    assert th.check_vanishing_bound_chain() is False
+    assert th.vanishing_bound_gap()["worst_case"] != 0
+
+
+def test_d_star_is_flat_only_where_the_densities_agree_on_an_open_set(monkeypatch):
+    crossing = th.crossing_densities_gradient()
+    assert crossing["density_gap"] == 0 and crossing["gradient"] == sp.Rational(-1, 4)
+    # equal values at a point, derivatives free: the shared-fixed-point check must then fail
+    def pointwise(expr, p_r, p_g):
+        dr, dg = sp.symbols("dr dg")
+        return expr.subs({sp.Derivative(p_r, th.x): dr, sp.Derivative(p_g, th.x): dg}).subs(p_g, p_r)
+
+    monkeypatch.setattr(th, "_equal_on_open_set", pointwise)
+    assert th.check_shared_fixed_point() is False
+
+
+def test_tweedie_check_fails_with_an_unnormalised_posterior_mean(monkeypatch):
+    monkeypatch.setattr(th, "_posterior_mean", lambda atoms, density: sum(w * th._gauss(th.x - y) * y
+                                                                          for w, y in atoms))
+    assert th.check_tweedie_scores(1, 1) is False
+
+
+def test_cauchy_mean_is_undefined_not_infinite(monkeypatch):
+    parts = th.cauchy_mean_parts()
+    assert parts == {"positive_part": sp.oo, "negative_part": -sp.oo, "second_moment": sp.oo}
+    # a law with a mean (Student t, 3 degrees of freedom): both parts finite
+    monkeypatch.setattr(th, "_cauchy_density", lambda u: 6 * sp.sqrt(3) / (sp.pi * 9 * (1 + u**2 / 3) ** 2))
+    parts = th.cauchy_mean_parts()
+    assert parts["positive_part"].is_finite and parts["positive_part"] + parts["negative_part"] == 0
 
 
 def test_fisher_information_of_a_gaussian_location():

@@ -150,3 +150,31 @@ def test_points_of_shape_n_by_1_are_one_dimensional():
     assert sw.w1_cdf(x[:, None], None, y, None) == pytest.approx(sw.w1_cdf(x, None, y, None))
     with pytest.raises(ValueError, match=r"p points must be 1-D, shape \(n,\) or \(n, 1\), got \(3, 2\)"):
         sw.w1_cdf(np.zeros((3, 2)), None, y, None)
+
+
+@pytest.mark.parametrize("name", ["1d", "cloud"])
+def test_kantorovich_rubinstein_critic_from_the_lp_dual(name):
+    rng = np.random.default_rng(3)
+    if name == "1d":
+        x, a, y, b = np.array([0, 1, 2, 3.0]), None, np.array([1, 3, 5.0]), np.array([0.5, 1 / 3, 1 / 6])
+    else:
+        x, a, y, b = rng.normal(size=(15, 2)), None, rng.normal(size=(10, 2)) + 1.5, None
+    r = sw.kantorovich_rubinstein_discrete(x, a, y, b)
+    assert r["dual"] == pytest.approx(r["w1"], abs=1e-10)          # LP strong duality
+    assert r["critic"] == pytest.approx(r["w1"], abs=1e-10)        # the c-transform attains it ...
+    assert r["lipschitz"] <= 1 + 1e-12                             # ... and is 1-Lipschitz
+
+
+def test_a_wrong_c_transform_is_not_a_critic(monkeypatch):
+    # max instead of min: no longer 1-Lipschitz, or no longer attaining W1
+    monkeypatch.setattr(sw, "c_transform", lambda pts, y, g: np.max(sw.euclidean_cost(pts, y) - g[None, :], axis=1))
+    rng = np.random.default_rng(4)
+    r = sw.kantorovich_rubinstein_discrete(rng.normal(size=(8, 2)), None, rng.normal(size=(8, 2)) + 1, None)
+    assert r["lipschitz"] > 1 + 1e-6 or abs(r["critic"] - r["w1"]) > 1e-6
+
+
+def test_two_sample_w1_falls_more_slowly_in_higher_dimension():
+    sizes = [50, 200, 800]
+    w = sw.two_sample_w1_by_dimension([1, 10], sizes, repeats=2, rng=0)
+    slopes = [sw.loglog_slope(sizes, row) for row in w]
+    assert slopes[0] < -0.3 and -0.2 < slopes[1] < -0.05

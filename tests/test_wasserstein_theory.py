@@ -15,10 +15,11 @@ def test_product_coupling_has_the_right_marginals_discrete():
     assert all(sp.expand(r) == 0 for r in residuals)
 
 
-def test_a_non_normalised_product_fails_the_marginal_check():
-    a0, b0 = sp.symbols("a0 b0", positive=True)
-    row_sum = a0 * b0 + a0 * (2 - b0)  # b sums to 2, not 1
-    assert sp.expand(row_sum - a0) != 0
+def test_a_non_normalised_product_fails_the_marginal_check(monkeypatch):
+    # break the module's normalisation step: weights no longer sum to one
+    monkeypatch.setattr(tw, "_normalised_weights", lambda prefix, n: list(sp.symbols(f"{prefix}0:{n}", positive=True)))
+    residuals = tw.product_coupling_marginal_residuals(3, 4)
+    assert any(sp.expand(r) != 0 for r in residuals)
 
 
 def test_product_coupling_has_the_right_marginals_continuous():
@@ -89,3 +90,60 @@ def test_parallel_lines_closed_forms():
         assert forms["KL"].subs(theta, value) == sp.oo
         assert forms["TV"].subs(theta, value) == 1
     assert all(forms[k].subs(theta, 0) == 0 for k in ("W1", "JS", "KL", "TV"))
+
+
+def test_parallel_lines_divergences_come_from_the_mixture_densities(monkeypatch):
+    # the mixture M = (P_0 + P_theta)/2: forgetting the 1/2 (densities against P_0 + P_theta) must break JS
+    def no_half(disjoint):
+        return [(p0 + pt, p0 / (p0 + pt), pt / (p0 + pt)) for p0, pt in tw._segment_densities(disjoint)]
+
+    monkeypatch.setattr(tw, "_mixture_ratios", no_half)
+    forms = tw.parallel_lines_closed_forms()
+    assert forms["JS"].subs(forms["theta"], 1) != sp.log(2)
+
+
+def test_parallel_lines_need_disjoint_segments_for_log2(monkeypatch):
+    monkeypatch.setattr(tw, "_segment_densities", lambda disjoint: [(sp.Integer(1),) * 2])  # never disjoint
+    forms = tw.parallel_lines_closed_forms()
+    assert forms["JS"].subs(forms["theta"], 1) == 0 and forms["TV"].subs(forms["theta"], 1) == 0
+
+
+def test_quantile_coupling_is_the_north_west_corner_plan():
+    from sims.wasserstein import monotone_plan
+    for a, b in [(["1/4"] * 4, ["1/2", "1/3", "1/6"]), (["1/6"] * 6, ["1/2", "1/2"]),
+                 (["1/5", "1/2", "3/10"], ["1/10"] * 4 + ["3/5"])]:
+        plan = tw.quantile_coupling_exact(a, b)
+        assert [sum(row) for row in plan] == [Fraction(w) for w in a]
+        assert [sum(col) for col in zip(*plan)] == [Fraction(w) for w in b]
+        np.testing.assert_allclose(np.array(plan, float),
+                                   monotone_plan([float(Fraction(w)) for w in a], [float(Fraction(w)) for w in b]),
+                                   atol=1e-15)
+    with pytest.raises(ValueError, match="weights must sum to 1"):
+        tw.quantile_coupling_exact(["1/2"], [1])
+
+
+def test_a_wrong_quantile_cell_breaks_the_coupling(monkeypatch):
+    right = tw._cumulative
+    monkeypatch.setattr(tw, "_cumulative", lambda w: right(list(reversed(w))))  # cells in the wrong order
+    a, b = ["1/5", "1/2", "3/10"], ["1/10"] * 4 + ["3/5"]
+    plan = tw.quantile_coupling_exact(a, b)
+    assert [sum(row) for row in plan] != [Fraction(w) for w in a]
+
+
+def test_escaping_mass_keeps_w1_at_one_while_converging_weakly():
+    assert all(tw.escaping_mass_w1(n) == 1 for n in (1, 2, 10, 10**6))
+    # weakly: E f -> f(0) for a bounded continuous f, e.g. f = arctan shifted, while E|X| = 1 for every n
+    f = np.arctan
+    gaps = [abs((1 - 1 / n) * f(0) + f(n) / n - f(0)) for n in (10, 1000, 100000)]
+    assert gaps[-1] < 1e-4 and np.all(np.diff(gaps) < 0)
+
+
+def test_w1_is_at_most_diameter_times_tv():
+    pairs = [([0, 1, 2, 3], ["1/4"] * 4, [1, 3, 5], ["1/2", "1/3", "1/6"]),
+             (range(1, 7), ["1/6"] * 6, [1, 6], ["1/2", "1/2"]),
+             ([0, 1], ["1/2", "1/2"], [0, 1], ["1/2", "1/2"]),
+             ([0], [1], [7], [1])]                                     # a point mass moved: equality
+    for xs, a, ys, b in pairs:
+        r = tw.diameter_tv_bound(xs, a, ys, b)
+        assert r["w1"] <= r["diam"] * r["tv"]
+    assert tw.diameter_tv_bound([0], [1], [7], [1]) == {"w1": 7, "tv": 1, "diam": 7}

@@ -85,3 +85,39 @@ def jacobian_eigenvalues(variant: str) -> list:
         root = sp.sqrt(gamma**2 / 4 - fp0**2)
         return [-gamma / 2 + root, -gamma / 2 - root]
     raise ValueError(f"variant must be one of {', '.join(map(repr, VARIANTS))}; got {variant!r}")
+
+
+def radial_rate(variant: str) -> sp.Expr:
+    """theta v_theta + psi v_psi = (1/2) d/dt (theta^2 + psi^2) along the continuous flow, simplified.
+
+    Zero for ``gan`` and ``wgan`` (unclipped): the flow conserves theta^2 + psi^2 exactly, so the equilibrium is
+    Lyapunov stable but no orbit approaches it -- the nonlinear reason, which the purely imaginary eigenvalues
+    of the Jacobian alone cannot give. For ``nsgan`` it is -theta psi tanh(theta psi / 2) <= 0, of fourth order.
+    """
+    v_theta, v_psi = field(variant)
+    return sp.simplify(theta * v_theta + psi * v_psi)
+
+
+def simultaneous_step_growth(variant: str) -> sp.Expr:
+    """||z + h v||^2 - ||z||^2 - h^2 ||v||^2 = 2 h z.v for one simultaneous step of size h; zero for ``gan``.
+
+    So for the GAN each simultaneous step adds exactly h^2 ||v(z)||^2 > 0 to the squared distance: no start
+    other than the equilibrium ever gets closer.
+    """
+    h = sp.Symbol("h", positive=True)
+    v_theta, v_psi = field(variant)
+    after = (theta + h * v_theta) ** 2 + (psi + h * v_psi) ** 2
+    return sp.simplify(sp.expand(after - theta**2 - psi**2 - h**2 * (v_theta**2 + v_psi**2)))
+
+
+def consensus_jacobian(variant: str = "gan") -> sp.ImmutableMatrix:
+    """Jacobian at (0, 0) of consensus optimisation on the Dirac-GAN: the field v - gamma grad(|v|^2 / 2).
+
+    Mescheder et al. (2017) add -gamma grad L with L = |v|^2 / 2 to both players; at an equilibrium, where v = 0,
+    the Jacobian becomes J - gamma J^T J. Derived here from the field itself, not from that formula.
+    """
+    v = sp.Matrix(field(variant))
+    loss = (v.T * v)[0] / 2
+    grad = sp.Matrix([sp.diff(loss, theta), sp.diff(loss, psi)])
+    jac = (v - gamma * grad).jacobian([theta, psi]).subs({theta: 0, psi: 0})
+    return sp.ImmutableMatrix(sp.simplify(jac))

@@ -200,3 +200,40 @@ def matrix_power(matrix: np.ndarray, roots: np.ndarray, n_steps: int) -> np.ndar
                 projector = projector @ (matrix - other * np.eye(size)) / (root - other)
         power += root**n_steps * projector
     return power.real
+
+
+# --- time averages and the general step-size condition ----------------------------------------------------
+
+def flow_period_average(lr_x=alpha, lr_y=beta):
+    """(x, y) averaged over one period 2 pi / sqrt(lr_x lr_y) of the gradient flow: the orbit's centre.
+
+    Zero: the centre of every orbit is the equilibrium, so time averages of the flow converge to it (like 1/T)
+    even though the flow itself never does.
+    """
+    x_t, y_t = gradient_flow(lr_x, lr_y)
+    period = 2 * sp.pi / sp.sqrt(lr_x * lr_y)
+    return [sp.simplify(sp.integrate(c, (t, 0, period)) / period) for c in (x_t, y_t)]
+
+
+def averaging_determinant(method: str, step=eta, reg=gamma):
+    """det(I - M): non-zero means sum_{t<T} M^t = (I - M)^-1 (I - M^T), so the average of the first T iterates is
+    (I - M)^-1 (z_0 - z_T) / T, which tends to 0 like 1/T whenever the iterates stay bounded (alternating GDA)."""
+    matrix = update_matrix(method, step, reg)
+    return sp.factor(sp.simplify((sp.eye(matrix.shape[0]) - matrix).det()))
+
+
+def _simultaneous_factor(root, step):
+    """|1 + step * root|^2: the squared per-step factor of a simultaneous step on the eigen-direction of root."""
+    return sp.expand((1 + step * root) * (1 + step * sp.conjugate(root)))
+
+
+def step_size_limit(decay, frequency):
+    """The largest stable simultaneous step for a Jacobian eigenvalue -decay + i frequency (decay > 0).
+
+    |1 + h lambda|^2 < 1 reduces to h |lambda|^2 < 2 decay, so h < 2 decay / |lambda|^2 = -2 Re(lambda)/|lambda|^2
+    (Mescheder et al. 2017, Lemma 4); a purely imaginary eigenvalue (decay = 0) admits no step at all.
+    """
+    h = sp.Symbol("h", positive=True)
+    root = -decay + sp.I * frequency
+    limits = [r for r in sp.solve(sp.Eq(_simultaneous_factor(root, h), 1), h) if r != 0]
+    return sp.simplify(limits[0]) if limits else None

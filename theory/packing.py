@@ -40,7 +40,7 @@ def packed_value_pointwise_gap():
     With M = (P^m + Q^m)/2, 2 JS = KL(P^m || M) + KL(Q^m || M), whose integrand is
     a log(2a/(a+b)) + b log(2b/(a+b)); -log 4 integrates -(a + b) log 2 since a and b each integrate to 1.
     """
-    d_star = a / (a + b)
+    d_star, _ = optimal_packed_discriminator()
     value = a * sp.log(d_star) + b * sp.log(1 - d_star)
     target = -(a + b) * sp.log(2) + a * sp.log(2 * a / (a + b)) + b * sp.log(2 * b / (a + b))
     return sp.simplify(sp.expand_log(value - target, force=True))
@@ -139,3 +139,39 @@ def _compositions(m, k):
     for first in range(m + 1):
         for rest in _compositions(m - first, k - 1):
             yield (first, *rest)
+
+
+def _pack_density(density, xs):
+    """Density of a pack of independent samples: the product of the per-sample densities."""
+    return sp.Mul(*[density(xi) for xi in xs])
+
+
+def packed_generator_gradient_gap(m):
+    """d/dx_1 [-log D*_m(x)] + (1 - D*_m(x)) d/dx_1 log(p(x_1)/q(x_1)), for generic densities p, q; zero.
+
+    With the optimal packed discriminator D*_m = p^m / (p^m + q^m) the non-saturating loss of a generated pack
+    sends each of its samples along grad log(p/q) at that sample, times the one scalar 1 - D*_m the whole pack
+    shares: packing rescales each sample's gradient, it does not turn it.
+    """
+    xs = sp.symbols(f"x1:{m + 1}", real=True)
+    p, q = sp.Function("p", positive=True), sp.Function("q", positive=True)
+    a, b = _pack_density(p, xs), _pack_density(q, xs)
+    d_star = a / (a + b)
+    lhs = sp.diff(-sp.log(d_star), xs[0])
+    rhs = -(1 - d_star) * sp.diff(sp.log(p(xs[0]) / q(xs[0])), xs[0])
+    return sp.simplify(lhs - rhs)
+
+
+def _prob_some_in_set(prob, m):
+    """P(at least one of m independent samples lands in a set of probability ``prob``), summed over k >= 1 hits."""
+    return sum(sp.binomial(m, k) * prob**k * (1 - prob) ** (m - k) for k in range(1, m + 1))
+
+
+def mode_collapse_tv_lower_bound(eps, delta, m):
+    """A lower bound on TV(P^m, Q^m) under (eps, delta)-mode collapse (P(S) >= delta, Q(S) <= eps).
+
+    The event 'some sample of the pack lies in S' has probability 1 - (1 - P(S))^m >= 1 - (1 - delta)^m under
+    P^m and at most 1 - (1 - eps)^m under Q^m, and TV is at least the difference of an event's probabilities:
+    TV(P^m, Q^m) >= (1 - eps)^m - (1 - delta)^m. Returns that bound, built from ``_prob_some_in_set``.
+    """
+    return sp.expand(_prob_some_in_set(delta, m) - _prob_some_in_set(eps, m))

@@ -29,6 +29,11 @@ __all__ = [
     "check_point_mass_generator_gradient",
     "is_exactly_zero",
     "gaussian_fisher_information",
+    "d_star_gradient",
+    "crossing_densities_gradient",
+    "vanishing_bound_gap",
+    "check_tweedie_scores",
+    "cauchy_mean_parts",
 ]
 
 l, x, theta = sp.symbols("l x theta", real=True)
@@ -86,34 +91,79 @@ def check_parameter_derivatives() -> bool:
     return sp.simplify(sat + d * chain) == 0 and sp.simplify(ns + (1 - d) * chain) == 0
 
 
+def d_star_gradient(p_r: sp.Expr, p_g: sp.Expr) -> sp.Expr:
+    """d/dx D*(x) with D* = p_r / (p_r + p_g), for densities given as expressions in x."""
+    return sp.diff(p_r / (p_r + p_g), x)
+
+
+def _equal_on_open_set(expr: sp.Expr, p_r: sp.Expr, p_g: sp.Expr) -> sp.Expr:
+    """Impose p_g = p_r as functions (on an open set): values AND derivatives agree, so substitute the function."""
+    return expr.subs(p_g, p_r).doit()
+
+
 def check_shared_fixed_point() -> bool:
     """Both losses have the same stationary point.
 
     Per sample, the non-saturating gradient is the saturating one times (1 - D)/D, which is 1 at D = 1/2; and
-    the optimal discriminator D* = p_r/(p_r + p_g) is flat (grad_x D* = 0) wherever p_g = p_r, so both
-    generator gradients vanish at P_g = P_r.
+    the optimal discriminator D* = p_r/(p_r + p_g) is flat (grad_x D* = 0) on any open set where p_g = p_r,
+    in particular everywhere when P_g = P_r, so both generator gradients vanish there. (Where the densities
+    merely cross, D* need not be flat: see ``crossing_densities_gradient``.)
     """
     dval = sp.Symbol("D", positive=True)
     weight = (1 - dval) / dval
-    p_r, p_g = sp.Function("p_r"), sp.Function("p_g")
-    d_star = p_r(x) / (p_r(x) + p_g(x))
-    flat = sp.diff(d_star, x).subs(p_g(x), p_r(x)).doit()
+    p_r, p_g = sp.Function("p_r")(x), sp.Function("p_g")(x)
+    flat = _equal_on_open_set(d_star_gradient(p_r, p_g), p_r, p_g)
     return weight.subs(dval, sp.Rational(1, 2)) == 1 and sp.simplify(flat) == 0
+
+
+def crossing_densities_gradient() -> dict[str, sp.Expr]:
+    """p_r = N(0, 1) and p_g = N(1, 1) cross at x = 1/2: there p_r = p_g, yet grad_x D* = -1/4, not 0."""
+    p_r = sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+    p_g = sp.exp(-(x - 1)**2 / 2) / sp.sqrt(2 * sp.pi)
+    half = sp.Rational(1, 2)
+    return {"density_gap": sp.simplify((p_r - p_g).subs(x, half)),
+            "gradient": sp.simplify(d_star_gradient(p_r, p_g).subs(x, half))}
+
+
+def _theorem_bound(eps: sp.Expr) -> sp.Expr:
+    """Theorem 2.4's per-sample factor, eps / (1 - eps)."""
+    return eps / (1 - eps)
+
+
+def _per_sample_factor(d: sp.Expr, d_prime: sp.Expr) -> sp.Expr:
+    """|d/dx log(1 - D)| = |D'| / (1 - D) for 0 <= D < 1."""
+    return d_prime / (1 - d)
+
+
+def vanishing_bound_gap() -> dict[str, sp.Expr]:
+    """Theorem 2.4's bound minus |D'|/(1 - D), over the whole region 0 <= D <= eps < 1, 0 <= |D'| <= eps.
+
+    The region is parametrised by non-negative symbols, eps = e/(1 + e), D = eps/(1 + u), |D'| = eps/(1 + w)
+    (u = w = 0 is the worst case D = |D'| = eps), plus the edge D = 0; each returned gap is factored so that
+    sympy can decide its sign.
+    """
+    e, u, w = sp.symbols("e u w", nonnegative=True)
+    eps = e / (1 + e)
+    bound = _theorem_bound(eps)
+    inside = bound - _per_sample_factor(eps / (1 + u), eps / (1 + w))
+    edge = bound - _per_sample_factor(sp.Integer(0), eps / (1 + w))
+    return {"inside": sp.factor(sp.simplify(inside)), "edge": sp.factor(sp.simplify(edge)),
+            "worst_case": sp.simplify(inside.subs({u: 0, w: 0}))}
 
 
 def check_vanishing_bound_chain() -> bool:
     """The two steps behind Theorem 2.4's bound M eps/(1 - eps).
 
     (i) d/dtheta log(1 - D(g(theta))) = -D'(g) g'(theta) / (1 - D(g));
-    (ii) |D'|/(1 - D) <= eps/(1 - eps) when 0 <= D <= eps < 1 and |D'| <= eps, because 1/(1 - D) increases in D.
+    (ii) |D'|/(1 - D) <= eps/(1 - eps) for EVERY 0 <= D <= eps < 1 and |D'| <= eps (``vanishing_bound_gap`` is
+    non-negative over the region, and zero at its worst corner D = |D'| = eps).
     """
     dfun, g = sp.Function("D"), sp.Function("g")
     lhs = sp.diff(sp.log(1 - dfun(g(theta))), theta)
     rhs = -sp.diff(dfun(g(theta)), theta) / (1 - dfun(g(theta)))
-    dval, eps = sp.symbols("D epsilon", positive=True)
-    increasing = sp.simplify(sp.diff(1 / (1 - dval), dval) - 1 / (1 - dval) ** 2) == 0
-    at_worst = sp.simplify((eps / (1 - dval)).subs(dval, eps) - eps / (1 - eps)) == 0
-    return sp.simplify(lhs - rhs) == 0 and increasing and at_worst
+    gaps = vanishing_bound_gap()
+    holds = gaps["inside"].is_nonnegative is True and gaps["edge"].is_nonnegative is True
+    return sp.simplify(lhs - rhs) == 0 and holds and gaps["worst_case"] == 0
 
 
 def check_minus_log_d_decomposition() -> bool:
@@ -220,3 +270,46 @@ def gaussian_fisher_information() -> sp.Expr:
     """Fisher information of N(theta, sigma^2) in theta, which sets JS ~ theta^2/(8 sigma^2) for small theta."""
     q = _gauss(x - theta)
     return sp.simplify(sp.integrate(sp.diff(q, theta) ** 2 / q, (x, -sp.oo, sp.oo)))
+
+
+def _score(density: sp.Expr) -> sp.Expr:
+    """d/dx log density."""
+    return sp.diff(sp.log(density), x)
+
+
+def _posterior_mean(atoms, density: sp.Expr) -> sp.Expr:
+    """E[Y | Y + eps = x] for Y ~ sum_i w_i delta(y_i) and eps ~ N(0, sigma^2): the kernel-weighted mean."""
+    return sum(w * _gauss(x - y) * y for w, y in atoms) / density
+
+
+def check_tweedie_scores(n_real: int = 2, n_fake: int = 2) -> bool:
+    """Tweedie's formula and the instance-noise gradient as a difference of two smoothed scores.
+
+    (i) sigma^2 d/dx log p_sigma(x) = E[Y | x] - x for a noised point-mass mixture (Tweedie; Efron 2011);
+    (ii) hence d/dx log(1 - D*) = D* (m_g - m_r)/sigma^2 = D* (score_g - score_r): the mean-shift form of
+    Theorem 3.2 is the difference of the scores of the noised model and data, weighted by D*.
+    """
+    real, p_r = _noised_point_masses("w", "r", n_real)
+    fake, p_g = _noised_point_masses("v", "g", n_fake)
+    tweedie = all(is_exactly_zero(sigma**2 * _score(p) - (_posterior_mean(atoms, p) - x))
+                  for atoms, p in ((real, p_r), (fake, p_g)))
+    d_star = p_r / (p_r + p_g)
+    lhs = sp.diff(sp.log(p_g / (p_r + p_g)), x)
+    return tweedie and is_exactly_zero(lhs - d_star * (_score(p_g) - _score(p_r)))
+
+
+def _cauchy_density(u):
+    """The standard Cauchy density 1 / (pi (1 + u^2))."""
+    return 1 / (sp.pi * (1 + u**2))
+
+
+def cauchy_mean_parts() -> dict[str, sp.Expr]:
+    """The positive and negative parts of E[X], and E[X^2], for X standard Cauchy (Theorem 2.6's law).
+
+    E[X] = int_0^oo x f(x) dx - int_0^oo x f(-x) dx = +oo - oo: the mean does not exist (it is undefined, not
+    infinite); E[X^2] = +oo, so the second moment is infinite and the variance is undefined.
+    """
+    u = sp.Symbol("u", positive=True)
+    return {"positive_part": sp.integrate(u * _cauchy_density(u), (u, 0, sp.oo)),
+            "negative_part": -sp.integrate(u * _cauchy_density(-u), (u, 0, sp.oo)),
+            "second_moment": 2 * sp.integrate(u**2 * _cauchy_density(u), (u, 0, sp.oo))}

@@ -9,7 +9,13 @@ deliberately wrong variant does not.
 - closed forms of W1 for worked 1-D pairs, each computed two ways: ``int |F - G| dx`` and
   ``int_0^1 |F^-1(u) - G^-1(u)| du``;
 - Kantorovich-Rubinstein in 1-D: the 1-Lipschitz ``f(x) = -|x + 1|`` attains W1 between N(0, 1) and N(1, 4);
-- the parallel-lines example of Arjovsky et al. (2017): W1, JS, KL and TV as functions of theta.
+- the parallel-lines example of Arjovsky et al. (2017): W1, JS, KL and TV as functions of theta, JS, KL and TV
+  derived from the densities of P_0 and P_theta with respect to their mixture;
+- the monotone plan as a push-forward: the quantile coupling (F^-1, G^-1)#U[0, 1] of two discrete laws, in
+  rationals, which is a measure on the product with no density;
+- why W1 needs bounded supports (or converging first moments) to follow weak convergence: the law
+  (1 - 1/n) delta_0 + (1/n) delta_n tends weakly to delta_0 while its W1 to delta_0 stays 1;
+- W1 <= diam * TV, by the plan that leaves the common mass min(p, q) in place.
 """
 from __future__ import annotations
 
@@ -23,15 +29,18 @@ x, y, u, z = sp.symbols("x y u z", real=True)
 
 
 # --- couplings -------------------------------------------------------------------------------------------
+def _normalised_weights(prefix: str, n: int) -> list[sp.Expr]:
+    """n symbolic non-negative weights summing to one: the last one is 1 - sum(others)."""
+    free = sp.symbols(f"{prefix}0:{n - 1}", nonnegative=True)
+    return list(free) + [1 - sum(free)]
+
+
 def product_coupling_marginal_residuals(n: int = 3, m: int = 4) -> list[sp.Expr]:
     """Row sums of ``a b^T`` minus ``a`` and column sums minus ``b``, for symbolic weights summing to one.
 
     The last weight of each vector is eliminated as ``1 - sum(others)``, so the residuals are exactly zero.
     """
-    a_free = sp.symbols(f"a0:{n - 1}", nonnegative=True)
-    b_free = sp.symbols(f"b0:{m - 1}", nonnegative=True)
-    a = list(a_free) + [1 - sum(a_free)]
-    b = list(b_free) + [1 - sum(b_free)]
+    a, b = _normalised_weights("a", n), _normalised_weights("b", m)
     rows = [sum(a[i] * b[j] for j in range(m)) - a[i] for i in range(n)]
     cols = [sum(a[i] * b[j] for i in range(n)) - b[j] for j in range(m)]
     return rows + cols
@@ -161,22 +170,108 @@ def w1_discrete_exact(xs, a, ys, b) -> Fraction:
 
 
 # --- parallel lines --------------------------------------------------------------------------------------
+def _segment_densities(disjoint: bool) -> list[tuple[sp.Expr, sp.Expr]]:
+    """Densities (p0, p_theta) of P_0 and P_theta on each segment, against length on the union of the segments.
+
+    Each law is uniform on its own segment of length 1. Disjoint segments (theta != 0): P_0 has density 1 on
+    the segment x = 0 and 0 on x = theta, and the other way round; one segment (theta = 0): both have density 1.
+    """
+    return [(sp.Integer(1), sp.Integer(0)), (sp.Integer(0), sp.Integer(1))] if disjoint else [(sp.Integer(1),) * 2]
+
+
+def _mixture_ratios(disjoint: bool) -> list[tuple[sp.Expr, sp.Expr, sp.Expr]]:
+    """(m, dP_0/dM, dP_theta/dM) on each segment, with M = (P_0 + P_theta)/2 and m its density."""
+    out = []
+    for p0, pt in _segment_densities(disjoint):
+        m = (p0 + pt) / 2
+        out.append((m, p0 / m, pt / m))
+    return out
+
+
+def _xlogx(r: sp.Expr) -> sp.Expr:
+    """r log r with its limit 0 at r = 0."""
+    return sp.limit(z * sp.log(z), z, 0, "+") if r == 0 else r * sp.log(r)
+
+
+def _divergences_from_ratios(disjoint: bool) -> dict[str, sp.Expr]:
+    """JS, TV and KL(P_0 || P_theta) as integrals over M of functions of the densities r = dP/dM.
+
+    Each segment has length 1, so the integral over M of g(r0, rt) is sum over segments of m * g(r0, rt).
+    JS = (KL(P_0 || M) + KL(P_theta || M)) / 2 with KL(P || M) = int r log r dM; TV = (1/2) int |r0 - rt| dM;
+    KL(P_0 || P_theta) = int r0 log(r0 / rt) dM, +oo as soon as rt = 0 where r0 > 0 (limit rt = eps -> 0).
+    """
+    eps = sp.Symbol("epsilon", positive=True)
+    pieces = _mixture_ratios(disjoint)
+    js = sum(m * (_xlogx(r0) + _xlogx(rt)) / 2 for m, r0, rt in pieces)
+    tv = sum(m * sp.Abs(r0 - rt) / 2 for m, r0, rt in pieces)
+    kl = sum(m * (0 if r0 == 0 else sp.limit(r0 * sp.log(r0 / (rt + eps)), eps, 0, "+")) for m, r0, rt in pieces)
+    return {"JS": sp.simplify(js), "TV": sp.simplify(tv), "KL": kl}
+
+
 def parallel_lines_closed_forms() -> dict[str, sp.Expr]:
     """W1, JS, KL and TV between P_0 = law of (0, Z) and P_theta = law of (theta, Z), Z ~ U[0, 1].
 
-    W1: every coupling moves mass at least ``|theta|`` horizontally, and ``(0, z) -> (theta, z)`` moves exactly
-    that, so ``W1 = int_0^1 |theta| dz``. For theta != 0 the supports are disjoint: the mixture M = (P + Q)/2 has
-    dP/dM = 2 on P's support, so JS = (1/2) log 2 + (1/2) log 2; KL integrates log(p / 0); TV = (1 + 1) / 2.
+    W1: every coupling moves mass at least ``|theta|`` horizontally, and the Monge map ``(0, z) -> (theta, z)``
+    moves exactly that, so ``W1 = int_0^1 |theta| dz``. JS, TV and KL come from ``_divergences_from_ratios``:
+    the densities of both laws with respect to their mixture, on disjoint segments (theta != 0) or on one.
     """
     theta = sp.Symbol("theta", real=True)
-    ratio_to_mixture = 2  # dP/dM on P's support when the supports are disjoint
     w1 = sp.integrate(sp.Abs(theta), (z, 0, 1))
-    js = sp.Rational(1, 2) * sp.log(ratio_to_mixture) + sp.Rational(1, 2) * sp.log(ratio_to_mixture)
-    eps = sp.Symbol("epsilon", positive=True)  # KL against a Q that puts density eps on P's support, eps -> 0
-    kl = sp.limit(sp.integrate(sp.log(1 / eps), (z, 0, 1)), eps, 0, "+")
-    tv = sp.Rational(1, 2) * (1 + 1)
+    apart, same = _divergences_from_ratios(True), _divergences_from_ratios(False)
     zero = sp.Eq(theta, 0)
-    return {"theta": theta, "W1": w1,
-            "JS": sp.Piecewise((0, zero), (js, True)),
-            "KL": sp.Piecewise((0, zero), (kl, True)),
-            "TV": sp.Piecewise((0, zero), (tv, True))}
+    return {"theta": theta, "W1": w1, **{k: sp.Piecewise((same[k], zero), (apart[k], True)) for k in apart}}
+
+
+# --- plans as measures: the quantile coupling ------------------------------------------------------------
+def _cumulative(weights) -> list[Fraction]:
+    """Partial sums 0, w_0, w_0 + w_1, ..., 1: the CDF at the support points, as the ends of quantile cells."""
+    ends = [Fraction(0)]
+    for w in weights:
+        ends.append(ends[-1] + Fraction(w))
+    return ends
+
+
+def quantile_coupling_exact(a, b) -> list[list[Fraction]]:
+    """The plan (F^-1, G^-1)#U[0, 1] of two discrete laws on sorted supports, in rationals, shape (n, m).
+
+    F^-1(u) is the i-th point of p exactly for u in [F_{i-1}, F_i), so the push-forward of U[0, 1] puts on the
+    pair (x_i, y_j) the length of the overlap of [F_{i-1}, F_i) and [G_{j-1}, G_j). Raises ``ValueError`` if
+    a weight vector does not sum to 1.
+    """
+    fa, gb = _cumulative(a), _cumulative(b)
+    if fa[-1] != 1 or gb[-1] != 1:
+        raise ValueError(f"weights must sum to 1, got {fa[-1]} and {gb[-1]}")
+    return [[max(Fraction(0), min(fa[i + 1], gb[j + 1]) - max(fa[i], gb[j])) for j in range(len(gb) - 1)]
+            for i in range(len(fa) - 1)]
+
+
+# --- W1 and weak convergence; W1 <= diam * TV ------------------------------------------------------------
+def escaping_mass_w1(n) -> Fraction:
+    """W1((1 - 1/n) delta_0 + (1/n) delta_n, delta_0), exactly: 1 for every n >= 1.
+
+    The law tends weakly to delta_0 (any bounded continuous f has E f -> f(0)), but its first moment is 1 for
+    every n: without bounded supports or converging first moments, weak convergence does not imply W1 -> 0.
+    """
+    n = Fraction(n)
+    return w1_discrete_exact([0, n], [1 - 1 / n, 1 / n], [0], [1])
+
+
+def tv_discrete_exact(xs, a, ys, b) -> Fraction:
+    """TV = (1/2) sum |p - q| over the merged support of two discrete laws, in rationals."""
+    p, q = {}, {}
+    for v, w in zip(xs, a):
+        p[Fraction(v)] = p.get(Fraction(v), 0) + Fraction(w)
+    for v, w in zip(ys, b):
+        q[Fraction(v)] = q.get(Fraction(v), 0) + Fraction(w)
+    return sum(abs(p.get(k, 0) - q.get(k, 0)) for k in set(p) | set(q)) / 2
+
+
+def diameter_tv_bound(xs, a, ys, b) -> dict[str, Fraction]:
+    """W1, TV and the diameter of the joint support of two 1-D discrete laws: W1 <= diam * TV.
+
+    The plan that keeps min(p, q) in place and sends the rest, of total mass TV, anywhere costs at most
+    diam * TV, and W1 is the cheapest plan.
+    """
+    support = [Fraction(v) for v in (*xs, *ys)]
+    return {"w1": w1_discrete_exact(xs, a, ys, b), "tv": tv_discrete_exact(xs, a, ys, b),
+            "diam": max(support) - min(support)}
