@@ -57,9 +57,9 @@ def glue_numbers(**values) -> None:
 
 
 def _cell(value, fmt: str) -> str:
-    if isinstance(value, str):
-        return value
-    return format(value, fmt)
+    """A table cell: numbers formatted with ``fmt``; a literal ``|`` escaped, since it would split the cell."""
+    text = value if isinstance(value, str) else format(value, fmt)
+    return text.replace("|", "\\|")
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence], *, fmt: str = ".3g",
@@ -75,7 +75,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence], *, fmt: str 
     for i, row in enumerate(rows):
         if len(row) != width:
             raise ValueError(f"row {i} has {len(row)} cells, the header has {width}")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width]
+    lines = ["| " + " | ".join(_cell(h, fmt) for h in header) + " |", "|" + "---|" * width]
     lines += ["| " + " | ".join(_cell(v, fmt) for v in row) + " |" for row in rows]
     body = "\n".join(lines)
     if caption is None:

@@ -114,3 +114,13 @@ def test_check_probabilities_tolerates_the_dtype_rounding_and_renormalises():
     assert p.dtype == np.float64 and p.sum() == pytest.approx(1.0, abs=1e-15)
     with pytest.raises(ValueError, match="must sum to 1"):
         check_probabilities(np.full(10, 0.1000001, np.float64), "p")
+
+
+def test_markdown_table_keeps_a_pipe_inside_its_cell():
+    """A '|' in a header or cell (|cents|, |x|) is escaped: the table keeps its columns when parsed."""
+    from markdown_it import MarkdownIt
+
+    md = markdown_table(["set", "|cents| off"], [["a|b", 1.5]]).data
+    html = MarkdownIt("gfm-like").render(md)
+    assert html.count("<th>") == 2 and html.count("<td>") == 2
+    assert "|cents| off" in html and "a|b" in html
