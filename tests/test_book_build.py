@@ -113,7 +113,7 @@ def test_math_check_fails_without_the_local_mathjax(good_book, tmp_path):
     assert typeset_equations(copy / "page.html", tmp_path) == 0
 
 
-def test_built_book_pages_typeset_math(tmp_path):
+def test_built_book_pages_typeset_math(tmp_path, built_file):
     """The real book (after `make book`): a chapter with equations is typeset from file:// offline."""
     page = built_file("_build/html/book/optimal_discriminator.html")
     assert typeset_equations(page, tmp_path) >= 3
@@ -131,16 +131,7 @@ def test_missing_latex_names_the_packages_and_keeps_the_html(good_book):
     assert (good_book / "_build" / "html" / "page.html").exists()
 
 
-def built_file(relative: str) -> Path:
-    path = ROOT / relative
-    if not path.exists():
-        if os.environ.get("REQUIRE_BUILT_BOOK") == "1":
-            pytest.fail(f"{path} is missing: run `make book` before `make test`")
-        pytest.skip(f"{relative} not built yet (make book)")
-    return path
-
-
-def test_pdf_has_title_numbered_equations_figures_and_citations():
+def test_pdf_has_title_numbered_equations_figures_and_citations(built_file):
     pdf = built_file("_build/latex/book.pdf")
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) not installed")
@@ -215,7 +206,7 @@ def exercise_page(page, name: str) -> int:
     return moved
 
 
-def test_interactive_figures_respond_offline(tmp_path):
+def test_interactive_figures_respond_offline(tmp_path, built_file):
     """Each interactive page of the built book: every control changes the drawing, the console stays clean."""
     pages = {name: built_file(f"_build/html/book/{name}.html") for name in EXPLORABLE_PAGES}
     with open_browser(tmp_path) as browser:
@@ -229,7 +220,7 @@ def test_interactive_figures_respond_offline(tmp_path):
     assert all(shot.stat().st_size > 10_000 for shot in shots)
 
 
-def test_interactive_checks_fail_when_they_should(tmp_path):
+def test_interactive_checks_fail_when_they_should(tmp_path, built_file):
     """Negative controls: a control that leaves the frame as it is (the strength of the unregularised
     Dirac-GAN) draws the same thing, a console error is caught, and without plotly.js no plot is drawn."""
     page_path = built_file("_build/html/book/nonconvergence.html")
@@ -255,7 +246,7 @@ def test_interactive_checks_fail_when_they_should(tmp_path):
         assert any("plotly.min.js" in error for error in page.console_errors())
 
 
-def test_book_pages_stay_small_and_load_plotly_once():
+def test_book_pages_stay_small_and_load_plotly_once(built_file):
     """The largest HTML page stays under 5 MB; plotly.js is served from _static, never inlined or from a CDN."""
     html_dir = built_file("_build/html/index.html").parent
     pages = list(html_dir.rglob("*.html"))

@@ -2,7 +2,6 @@
 ones with a one-line error, and each built page offers its notebook for download."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -77,18 +76,9 @@ def test_missing_build_is_one_line_and_exit_2(tmp_path, capsys):
     assert err.count("\n") == 0 and "make book" in err
 
 
-def built(relative: str) -> Path:
-    path = ROOT / relative
-    if not path.exists():
-        if os.environ.get("REQUIRE_BUILT_BOOK") == "1":
-            pytest.fail(f"{path} is missing: run `make book` before `make test`")
-        pytest.skip(f"{relative} not built yet (make book)")
-    return path
-
-
 @pytest.mark.slow
-def test_make_notebooks_on_the_built_book(tmp_path):
-    built("_build/html/index.html")  # a finished build
+def test_make_notebooks_on_the_built_book(tmp_path, built_file):
+    built_file("_build/html/index.html")  # a finished build
     out = tmp_path / "notebooks"
     result = subprocess.run(["make", "-C", str(ROOT), "notebooks", f"VENV={sys.prefix}", f"NOTEBOOKS_OUT={out}"],
                             capture_output=True, text=True, timeout=300)
@@ -103,8 +93,8 @@ def test_make_notebooks_on_the_built_book(tmp_path):
     assert "reference/music_gan" in (out / "README.md").read_text()
 
 
-def test_each_chapter_page_offers_its_executed_notebook():
-    html = built("_build/html/index.html").parent
+def test_each_chapter_page_offers_its_executed_notebook(built_file):
+    html = built_file("_build/html/index.html").parent
     for name in notebooks.chapters():
         executed = ROOT / "_build" / "jupyter_execute" / f"{name}.ipynb"
         if not executed.exists():
