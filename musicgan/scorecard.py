@@ -57,28 +57,51 @@ def score_sets(sets: dict, cfg: MelConfig, *, rng=0, n_boot: int = 1000) -> dict
     return table
 
 
-def source_audio(prepared, indices) -> np.ndarray:
-    """The audio ``(len(indices), clip_samples)`` of prepared clips, each source rendered or read once."""
-    from musicgan.dataset import clip_source_audio
+def source_audio(prepared, indices, *, cents: float = 0.0, workers: int = 2) -> np.ndarray:
+    """The audio ``(len(indices), clip_samples)`` float32 of prepared clips, each source rendered or read once
+    (chorales rendered in ``workers`` processes).
+
+    With ``cents != 0`` each whole piece is first detuned by :func:`musicgan.controls.detune` and each clip cut
+    where its first sample moved to, so the clip holds the same music with every frequency (and the tempo)
+    scaled by 2^(cents / 1200).
+    """
+    from musicgan.controls import detune
 
     indices = np.asarray(indices)
     cfg, source = prepared.mel_config, prepared.params.get("source", {})
+    names = np.asarray(prepared.sources)[indices]
     if source.get("kind") == "synthetic":           # every clip is its own rendering: make them again
         from musicgan.synthetic import synthetic_audio
 
-        return synthetic_audio(source["n_clips"], source["n_pieces"], cfg, source["seed"])[0][indices]
+        wholes = zip(np.arange(indices.size), synthetic_audio(source["n_clips"], source["n_pieces"], cfg,
+                                                              source["seed"])[0][indices])
+        names, starts = np.arange(indices.size), np.zeros(indices.size, np.int64)
+    else:
+        wholes, starts = _whole_pieces(prepared, indices, names, workers), np.asarray(prepared.starts)[indices]
+    ratio = 2.0 ** (cents / 1200.0)
     out = np.zeros((indices.size, cfg.clip_samples), np.float32)
-    by_source: dict[str, list[int]] = {}
-    for row, i in enumerate(indices):
-        by_source.setdefault(prepared.sources[i], []).append(row)
-    for rows in by_source.values():
-        first = int(indices[rows[0]])
-        whole = clip_source_audio(prepared, first, whole=True)
-        for row in rows:
-            start = int(prepared.starts[indices[row]])
-            piece = whole[start:start + cfg.clip_samples]
+    for name, audio in wholes:
+        audio = detune(audio, cfg.sample_rate, cents) if cents else audio
+        for row in np.flatnonzero(names == name):
+            start = int(round(starts[row] / ratio))
+            piece = audio[start:start + cfg.clip_samples]
             out[row, :piece.size] = piece
     return out
+
+
+def _whole_pieces(prepared, indices, names, workers: int):
+    """``(source name, its whole audio)`` once for each source of the clips ``indices``."""
+    from musicgan.dataset import clip_source_audio
+
+    source = prepared.params["source"]
+    if source["kind"] == "music21-bach-chorales":
+        from musicgan.chorales import chorale_paths, iter_rendered_chorales
+
+        paths = [p for p in chorale_paths() if p.name in set(names)]
+        return iter_rendered_chorales(prepared.mel_config.sample_rate, source["renderer"], source.get("soundfont"),
+                                      paths=paths, workers=workers)
+    first = {name: int(i) for i, name in zip(indices[::-1], names[::-1])}
+    return ((name, clip_source_audio(prepared, i, whole=True)) for name, i in first.items())
 
 
 def _mels(audio, cfg: MelConfig) -> np.ndarray:

@@ -31,7 +31,7 @@ from sims.checks import check_choice, check_int, check_positive, check_shape
 from sims.seeding import as_generator
 
 __all__ = ["Transcriber", "train_transcriber", "frame_scores", "embed", "frechet_transcriber_distance",
-           "rendered_clip_audio", "audio_to_input", "held_out_halves", "frechet_controls", "fit_transcriber",
+           "audio_to_input", "held_out_halves", "frechet_controls", "fit_transcriber",
            "save_transcriber", "load_transcriber", "data_key", "add_arguments", "run"]
 
 FORMAT = "musicgan-transcriber/1"
@@ -186,32 +186,6 @@ def frechet_transcriber_distance(model: Transcriber, clips_a, clips_b) -> float:
     return frechet_distance(*gaussian_stats(embed(model, clips_a)), *gaussian_stats(embed(model, clips_b)))
 
 
-def rendered_clip_audio(prepared, indices, *, cents: float = 0.0, workers: int = 2) -> np.ndarray:
-    """Audio ``(len(indices), clip_samples)`` float32 of chorale clips, each piece rendered once.
-
-    With ``cents != 0`` the whole piece is first detuned by :func:`musicgan.controls.detune` and each clip
-    cut where its first sample moved to, so the clip holds the same music, every frequency (and the tempo)
-    scaled by 2^(cents / 1200).
-    """
-    from musicgan.chorales import chorale_paths, iter_rendered_chorales
-    from musicgan.controls import detune
-
-    cfg, source = prepared.mel_config, prepared.params["source"]
-    indices = np.asarray(indices)
-    names = np.asarray(prepared.sources)[indices]
-    paths = [p for p in chorale_paths() if p.name in set(names)]
-    ratio = 2.0 ** (cents / 1200.0)
-    out = np.zeros((len(indices), cfg.clip_samples), np.float32)
-    for name, audio in iter_rendered_chorales(cfg.sample_rate, source["renderer"], source.get("soundfont"),
-                                              paths=paths, workers=workers):
-        audio = detune(audio, cfg.sample_rate, cents) if cents else audio
-        for row in np.flatnonzero(names == name):
-            start = int(round(prepared.starts[indices[row]] / ratio))
-            piece = audio[start:start + cfg.clip_samples]
-            out[row, :piece.size] = piece
-    return out
-
-
 def audio_to_input(prepared, audio) -> np.ndarray:
     """Normalised log-mels ``(n, n_mels, n_frames)`` of audio clips ``(n, clip_samples)``, as the set's clips."""
     from musicgan.mel import log_mel_spectrogram
@@ -253,12 +227,13 @@ def frechet_controls(model: Transcriber, prepared, held_idx, *, cents: float = 5
     worst split) and the half sizes. A distance that hears pitch has both ratios well above 1 on every split.
     """
     from musicgan.controls import shaped_noise
+    from musicgan.scorecard import source_audio
 
     held_idx = np.asarray(held_idx)
-    audio = rendered_clip_audio(prepared, held_idx, workers=workers)
+    audio = source_audio(prepared, held_idx, workers=workers)
     real = embed(model, prepared.normalizer.normalize(prepared.mels[held_idx]))
-    detuned = embed(model, audio_to_input(prepared, rendered_clip_audio(prepared, held_idx, cents=cents,
-                                                                        workers=workers)))
+    detuned = embed(model, audio_to_input(prepared, source_audio(prepared, held_idx, cents=cents,
+                                                                 workers=workers)))
     sources = np.asarray(prepared.sources)[held_idx]
     out = {key: [] for key in ("half_half", "detuned", "noise", "n_a", "n_b")}
     for seed in seeds:

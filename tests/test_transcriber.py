@@ -14,6 +14,7 @@ from musicgan import transcriber as T
 from musicgan.dataset import build_chorale_set, default_params, load_prepared, split_by_source
 from musicgan.mel import MelConfig, log_mel_spectrogram, mel_band_edges
 from musicgan.metrics import NOTE_RANGE, midi_to_hz
+from musicgan.scorecard import source_audio
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -95,10 +96,10 @@ def test_targets_follow_the_score_of_a_set_clip(trained):
 
 
 @pytest.mark.slow      # shares the ~1 min fixture that renders chorales and trains a model
-def test_rendered_clip_audio_reproduces_the_set(trained):
+def test_source_audio_reproduces_the_set(trained):
     """Re-rendering the held-out clips gives the set's own log-mels (float16 storage aside)."""
     prepared, held = trained["prepared"], trained["held"][:20]
-    again = T.audio_to_input(prepared, T.rendered_clip_audio(prepared, held, workers=1))
+    again = T.audio_to_input(prepared, source_audio(prepared, held, workers=1))
     np.testing.assert_allclose(again, prepared.normalizer.normalize(prepared.mels[held]), atol=2e-3)
 
 
