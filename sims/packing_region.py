@@ -64,10 +64,8 @@ def _members(kind: str, eps: float, delta: float, tau: float, n_grid: int):
         pairs = [th.collapse_minimal_pair(eps, delta, tau, x0) for x0 in grid]
     elif kind == "free_lower":     # the triangle's height at eps decides its class
         pairs = [th.least_informative_pair(tau, x0) if _free_triangle(eps, delta, tau, x0) else None for x0 in grid]
-    elif kind == "free_upper":
-        pairs = [th.free_maximal_pair(eps, delta, tau, x1) for x1 in grid]
     else:
-        raise ValueError(f"kind must be one of {', '.join(map(repr, BOUNDARIES))}; got {kind!r}")
+        raise ValueError(f"kind must be 'collapse_lower' or 'free_lower'; got {kind!r}")
     keep = [i for i, pq in enumerate(pairs) if pq is not None]
     if not keep:
         return grid[:0], None, None
@@ -90,8 +88,7 @@ def _extremum(kind, eps, delta, tau, m, n_grid, refine):
     value, witness = values[best], (p[best], q[best])
     if refine and 0 < best < len(params) - 1:
         family = {"collapse_lower": lambda t: th.collapse_minimal_pair(eps, delta, tau, t),
-                  "free_lower": lambda t: th.least_informative_pair(tau, t),
-                  "free_upper": lambda t: th.free_maximal_pair(eps, delta, tau, t)}[kind]
+                  "free_lower": lambda t: th.least_informative_pair(tau, t)}[kind]
         def objective(t):
             pq = family(t)
             if pq is None or (kind == "free_lower" and not _free_triangle(eps, delta, tau, t)):
@@ -108,24 +105,25 @@ def region_boundaries(tau: float, m: int, eps: float, delta: float, *, n_grid: i
                       refine: bool = False) -> dict:
     """The four boundaries at unpacked TV ``tau``: {name: (value, witness pair or None)}; nan where empty.
 
-    Pairs with collapse exist for tau >= delta - eps, between ``collapse_lower`` and ``collapse_upper`` =
-    1 - (1 - tau)^m. Below delta - eps no pair has collapse, and the collapse-free pairs are all pairs, whose
-    boundaries are the least and the most informative pairs'.
+    Pairs with collapse exist for tau >= delta - eps, between ``collapse_lower`` (a minimum over
+    ``theory.packing.collapse_minimal_pair``) and the ceiling 1 - (1 - tau)^m. Pairs without it exist below
+    the larger of ``theory.packing.free_thresholds``, between ``free_lower`` (a minimum over the least
+    informative pairs that are free of collapse) and the same ceiling, reached by ``free_ceiling_pair``.
     """
     tau = check_positive(tau, "tau", allow_zero=True)
     if not 0 <= eps < delta <= 1:
         raise ValueError(f"need 0 <= eps < delta <= 1, got eps = {eps} and delta = {delta}")
-    most = tuple(np.asarray(x, float) for x in th.most_informative_pair(tau))
-    out = {name: (np.nan, None) for name in BOUNDARIES}
     if abs(tau - (delta - eps)) < TOL:           # a pair's tau is a rounded sum: delta - eps may come out below
         tau = delta - eps
-    has_collapse = tau >= delta - eps
-    if has_collapse:
+    out = {name: (np.nan, None) for name in BOUNDARIES}
+    ceiling = float(th.collapse_upper_boundary(tau, m))
+    if tau >= delta - eps:
         out["collapse_lower"] = _extremum("collapse_lower", eps, delta, tau, m, n_grid, refine)
-        out["collapse_upper"] = (float(th.collapse_upper_boundary(tau, m)), most)
-    out["free_lower"] = _extremum("free_lower", eps, delta, tau, m, n_grid, refine)
-    out["free_upper"] = (_extremum("free_upper", eps, delta, tau, m, n_grid, refine) if has_collapse
-                         else (float(th.collapse_upper_boundary(tau, m)), most))
+        out["collapse_upper"] = (ceiling, tuple(np.asarray(x, float) for x in th.most_informative_pair(tau)))
+    free = th.free_ceiling_pair(eps, delta, tau)
+    if free is not None:
+        out["free_lower"] = _extremum("free_lower", eps, delta, tau, m, n_grid, refine)
+        out["free_upper"] = (ceiling, tuple(np.asarray(x, float) for x in free))
     return out
 
 
@@ -137,22 +135,15 @@ def region_curves(taus, ms, eps: float, delta: float, *, n_grid: int = 101) -> d
     taus, ms = np.asarray(taus, float), [check_int(m, "m", low=1) for m in ms]
     curves = {name: np.full((len(ms), taus.size), np.nan) for name in BOUNDARIES}
     for j, tau in enumerate(taus):
-        has_collapse = tau >= delta - eps
-        for name in ("collapse_lower", "free_lower", "free_upper"):
-            if name != "free_lower" and not has_collapse:
+        ceilings = [float(th.collapse_upper_boundary(tau, m)) for m in ms]
+        kinds = [("collapse", tau >= delta - eps), ("free", th.free_ceiling_pair(eps, delta, tau) is not None)]
+        for cls, exists in kinds:
+            if not exists:
                 continue
-            _, p, q = _members(name, eps, delta, tau, n_grid)
-            if p is None:
-                continue
+            _, p, q = _members(f"{cls}_lower", eps, delta, tau, n_grid)
             for i, m in enumerate(ms):
-                values = product_tv_batch(p, q, m)
-                curves[name][i, j] = values.min() if name.endswith("lower") else values.max()
-        for i, m in enumerate(ms):
-            ceiling = float(th.collapse_upper_boundary(tau, m))
-            if has_collapse:
-                curves["collapse_upper"][i, j] = ceiling
-            else:
-                curves["free_upper"][i, j] = ceiling       # below delta - eps every pair is collapse-free
+                curves[f"{cls}_lower"][i, j] = product_tv_batch(p, q, m).min() if p is not None else np.nan
+                curves[f"{cls}_upper"][i, j] = ceilings[i]
     return curves
 
 
@@ -171,16 +162,15 @@ def boundary_witnesses(tau: float, m: int, eps: float, delta: float) -> dict:
     """For each boundary at tau, whether its witness pair is of the right class, at TV tau, and reaches it.
 
     The witness's packed TV is recomputed with :func:`sims.product_divergences.product_divergences`, a second
-    implementation; the class is read off its ROC (``has_mode_collapse``; free-upper witnesses pass through
-    (eps, delta) itself, the closure of the collapse-free class). {name: bool}, skipping empty boundaries.
+    implementation; the class is read off its ROC (``has_mode_collapse``). {name: bool}, skipping empty
+    boundaries.
     """
     checks = {}
     for name, (value, witness) in region_boundaries(tau, m, eps, delta, refine=True).items():
         if witness is None:
             continue
         p, q = (np.clip(x, 0.0, None) / np.clip(x, 0.0, None).sum() for x in witness)
-        height = roc_height(p, q, eps)
-        right_class = height >= delta - TOL if name.startswith("collapse") else height <= delta + TOL
+        right_class = has_mode_collapse(p, q, eps, delta) == name.startswith("collapse")
         at_tau = abs(product_divergences(p, q, 1)["tv"] - tau) < 1e-9
         reaches = abs(product_divergences(p, q, m)["tv"] - value) < 1e-9
         checks[name] = bool(right_class and at_tau and reaches)

@@ -9,18 +9,19 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from sims import packing_region as pr
 from sims.product_divergences import (alternating_weights, dropped_and_off_generators, product_divergences,
                                       product_divergences_bruteforce)
 from theory import packing as th
 
-SETTINGS = [(0.0, 0.125), (0.04, 0.125), (0.1, 0.5)]
+SETTINGS = [(0.0, 0.125), (0.04, 0.125), (0.1, 0.5), (0.3, 0.9)]
 
 
 # --- sympy ----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", ["most", "least", "collapse", "free"])
+@pytest.mark.parametrize("kind", ["most", "least", "collapse"])
 def test_each_extremal_family_sits_at_total_variation_tau(kind):
     assert th.family_tv_gap(kind) == 0
 
@@ -28,7 +29,18 @@ def test_each_extremal_family_sits_at_total_variation_tau(kind):
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_the_ceiling_is_reached_with_and_without_collapse(m):
     assert th.upper_boundary_gap(m) == 0
-    assert th.free_ceiling_gap(m) == 0
+    assert th.free_ceiling_gap(m) == (0, 0)
+
+
+def test_free_pairs_exist_exactly_below_the_larger_threshold():
+    e, d = sp.symbols("epsilon delta", positive=True)
+    deficit, excess = th.free_thresholds(e, d)
+    assert sp.simplify(deficit - (d - e) / (1 - e)) == 0 and sp.simplify(excess - (1 - e / d)) == 0
+    for eps, delta in SETTINGS + [(0.3, 0.9)]:
+        edge = max(th.free_thresholds(eps, delta))
+        assert np.isfinite(pr.region_boundaries(edge - 1e-3, 2, eps, delta)["free_lower"][0])
+        assert np.isnan(pr.region_boundaries(min(edge + 1e-3, 1.0), 2, eps, delta)["free_lower"][0])
+        assert th.free_ceiling_pair(eps, delta, edge + 1e-3) is None
 
 
 @pytest.mark.parametrize("m", [1, 2, 3])
@@ -104,7 +116,7 @@ def test_random_pairs_never_leave_their_region(eps, delta):
 
 
 @pytest.mark.parametrize("eps, delta", SETTINGS)
-@pytest.mark.parametrize("tau", [0.2, 0.45, 0.7])
+@pytest.mark.parametrize("tau", [0.2, 0.45, 0.7, 0.8])
 @pytest.mark.parametrize("m", [2, 5])
 def test_every_boundary_is_reached_by_a_pair_of_its_class(eps, delta, tau, m):
     checks = pr.boundary_witnesses(tau, m, eps, delta)
@@ -119,12 +131,12 @@ def test_a_collapse_floor_without_the_collapse_vertex_is_caught(monkeypatch):
     assert checks["collapse_lower"] is False and checks["free_lower"] is True
 
 
-def test_a_free_ceiling_through_the_wrong_point_is_caught(monkeypatch):
-    # break the boundary function: the line through (eps, delta + 0.1), a pair that has collapse
-    right = th.free_maximal_pair
-    monkeypatch.setattr(th, "free_maximal_pair", lambda eps, delta, tau, x1: right(eps, delta + 0.1, tau, x1))
-    checks = pr.boundary_witnesses(0.7, 3, 0.1, 0.5)
-    assert checks["free_upper"] is False
+def test_a_free_ceiling_witness_with_collapse_is_caught(monkeypatch):
+    # break the boundary function: always the excess pair, which has collapse beyond 1 - eps / delta
+    monkeypatch.setattr(th, "free_ceiling_pair",
+                        lambda eps, delta, tau: th.least_informative_pair(tau, 1.0 - tau) if tau < 0.99 else None)
+    assert pr.boundary_witnesses(0.3, 3, 0.04, 0.125)["free_upper"] is True       # still free here
+    assert pr.boundary_witnesses(0.8, 3, 0.3, 0.9)["free_upper"] is False         # 0.8 > 1 - 0.3 / 0.9
 
 
 @pytest.mark.parametrize("eps, delta", SETTINGS)
@@ -167,7 +179,7 @@ def test_the_chapters_generators():
 def test_arguments_are_checked():
     with pytest.raises(ValueError, match="need 0 <= eps < delta <= 1"):
         pr.region_boundaries(0.3, 2, 0.2, 0.1)
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="kind must be"):
         pr._members("middle", 0.0, 0.1, 0.3, 5)
     with pytest.raises(ValueError, match="p must sum to 1"):
         pr.roc_height([0.5, 0.6], [0.5, 0.5], 0.1)

@@ -6,6 +6,7 @@ sample x = (x_1, ..., x_m) under the data and the generator.
 """
 from __future__ import annotations
 
+import functools
 from itertools import product
 
 import sympy as sp
@@ -13,8 +14,8 @@ import sympy as sp
 __all__ = ["optimal_packed_discriminator", "packed_value_pointwise_gap", "packed_value_discrete_gap",
            "js_as_entropy_gap", "js_tv_chord_convexity", "kl_product_gap", "bhattacharyya_product_gap",
            "packed_logit_is_sum", "drop_mode_tv_gap", "binary_entropy", "pair_from_roc_path",
-           "most_informative_pair", "least_informative_pair", "collapse_minimal_pair", "free_path",
-           "free_maximal_pair",
+           "most_informative_pair", "least_informative_pair", "collapse_minimal_pair", "free_ceiling_pair",
+           "free_thresholds",
            "collapse_upper_boundary", "product_tv_symbolic", "family_tv_gap", "upper_boundary_gap",
            "collapse_region_at_its_edge_gap", "free_ceiling_gap"]
 
@@ -240,32 +241,54 @@ def collapse_minimal_pair(eps, delta, tau, x0):
     return pair_from_roc_path(sorted([lifted, corner]))
 
 
-def free_path(eps, delta, tau, x1):
-    """ROC vertices of g(x) = min(x + tau, delta + s (x - eps), 1), the line through (eps, delta) meeting x + tau
-    at x1. For x1 > eps (slope s > 1): (0, g(0)), (x1, x1 + tau), (1 - tau, 1). For x1 < eps (s < 1): (0, tau),
-    (x1, x1 + tau), then the line up to where it reaches 1. Plain arithmetic: the branch is chosen by comparing
-    x1 with eps, which sympy decides when the symbols fix the order.
+def free_ceiling_pair(eps, delta, tau):
+    """A pair without (eps, delta)-mode collapse at TV tau whose packed TV is the ceiling 1 - (1 - tau)^m.
+
+    Two least informative pairs reach the ceiling, since each has a cell of mass tau that only one side uses:
+    x0 = 0, P = [tau, 1 - tau], Q = [0, 1] (the generator misses data mass tau and spreads over the rest), free of
+    collapse while tau < (delta - eps) / (1 - eps); and x0 = 1 - tau, P = [1, 0], Q = [1 - tau, tau] (it matches
+    the data but puts mass tau where they have none), free while tau < 1 - eps / delta (``free_thresholds``).
+    Returns the first that is free at tau, or None: beyond both thresholds no pair at tau is free of collapse.
+    Floats only.
     """
-    slope = (x1 + tau - delta) / (x1 - eps)
-    if x1 > eps:
-        return [(0, delta - slope * eps), (x1, x1 + tau), (1 - tau, 1)]
-    return [(0, tau), (x1, x1 + tau), (eps + (1 - delta) / slope, 1)]
+    deficit, excess = free_thresholds(eps, delta)
+    if tau < deficit:
+        return least_informative_pair(tau, 0.0)
+    if tau < excess:
+        return least_informative_pair(tau, 1.0 - tau)
+    return None
 
 
-def free_maximal_pair(eps, delta, tau, x1):
-    """The most informative pair at TV tau whose ROC passes through (eps, delta) and touches x + tau at x1.
+def free_thresholds(eps, delta):
+    """(tau_deficit, tau_excess): where the two ceiling pairs of ``free_ceiling_pair`` gain (eps, delta)-collapse.
 
-    Pairs without (eps, delta)-mode collapse have f(eps) < delta; raising a supporting line of f at eps until it
-    passes through (eps, delta) gives one of these ROCs (:func:`free_path`) above f, so their products bound the
-    collapse-free pairs' from above, as a supremum. Returns None where no valid ROC has these properties
-    (slope <= 0, g(0) < 0 or g(1) < 1). Floats only.
+    Solved with sympy from their ROC heights at eps, f(eps) = tau + (1 - tau) eps and f(eps) = eps / (1 - tau):
+    (delta - eps) / (1 - eps) and 1 - eps / delta. Every pair at TV tau contains a triangle through some
+    (x0, x0 + tau), whose height at eps is at least the smaller of those two heights, so beyond the larger
+    threshold every pair at tau has collapse. Sympy expressions for sympy arguments, floats otherwise.
     """
-    if tau < delta - eps or x1 == eps or not 0 <= x1 <= 1 - tau:  # below delta - eps no pair has collapse
-        return None
-    slope = (x1 + tau - delta) / (x1 - eps)
-    if slope <= 0 or delta - slope * eps < 0 or delta + slope * (1 - eps) < 1:
-        return None
-    return pair_from_roc_path(free_path(eps, delta, tau, x1))
+    roots, symbols = _threshold_roots()
+    if isinstance(eps, sp.Basic) or isinstance(delta, sp.Basic):
+        return tuple(r.subs(dict(zip(symbols, (eps, delta)))) for r in roots)
+    return tuple(float(f(eps, delta)) for f in _threshold_functions())
+
+
+@functools.lru_cache(maxsize=None)
+def _threshold_roots():
+    t, e, d = sp.symbols("tau epsilon delta", positive=True)
+    roots = []
+    for x0 in (0, 1 - t):
+        p, q = least_informative_pair(t, x0)
+        height = p[0] + e * p[1] / q[1] if q[0] == 0 else e * p[0] / q[0]   # on the first sloped segment
+        (root,) = sp.solve(sp.Eq(height, d), t)
+        roots.append(root)
+    return tuple(roots), (e, d)
+
+
+@functools.lru_cache(maxsize=None)
+def _threshold_functions():
+    roots, symbols = _threshold_roots()
+    return tuple(sp.lambdify(symbols, r) for r in roots)
 
 
 def collapse_upper_boundary(tau, m):
@@ -295,9 +318,8 @@ def product_tv_symbolic(p, q, m):
 def family_tv_gap(kind):
     """TV(P, Q) - tau for the extremal pair ``kind``, with symbols placed in a regime where each sign is known.
 
-    ``kind``: "most", "least", "collapse" (eps < x0, (eps, delta) a vertex) or "free" (the touch point x1 > eps,
-    with g(0) > 0).
-    Zero when the family really sits at total variation tau.
+    ``kind``: "most", "least" or "collapse" (eps < x0, (eps, delta) a vertex). Zero when the family really sits
+    at total variation tau.
     """
     eps, d, e, c, x0 = sp.symbols("epsilon d e c x_0", positive=True)
     delta, tau = eps + d, d + e                                         # tau >= delta - eps
@@ -307,12 +329,8 @@ def family_tv_gap(kind):
         p, q = least_informative_pair(tau, x0)
     elif kind == "collapse":
         p, q = pair_from_roc_path([(eps, delta), (eps + c, eps + c + tau)])
-    elif kind == "free":                                                # x1 = eps + c, g(0) = d - eps e / c > 0
-        g0 = sp.Symbol("g_0", positive=True)
-        delta, tau = eps + g0 + eps * e / c, g0 + eps * e / c + e
-        p, q = pair_from_roc_path(free_path(eps, delta, tau, eps + c))
     else:
-        raise ValueError(f"kind must be 'most', 'least', 'collapse' or 'free', got {kind!r}")
+        raise ValueError(f"kind must be 'most', 'least' or 'collapse', got {kind!r}")
     return sp.simplify(product_tv_symbolic(p, q, 1) - tau)
 
 
@@ -347,11 +365,9 @@ def collapse_region_at_its_edge_gap(m):
 
 
 def free_ceiling_gap(m):
-    """TV of the m-fold products of ``least_informative_pair(tau, 1 - tau)`` minus ``collapse_upper_boundary``.
+    """Packed TV of both ceiling pairs of ``free_ceiling_pair`` minus ``collapse_upper_boundary``: (0, 0).
 
-    That pair is P = [1, 0], Q = [1 - tau, tau]: a generator that matches the data but for mass tau put outside
-    them. Q(S) = (1 - tau) P(S) on the data's cells, so it has no (eps, delta)-mode collapse while
-    tau < 1 - eps / delta, and yet its packed TV is the ceiling 1 - (1 - tau)^m (zero gap): pairs without mode
-    collapse reach the same ceiling as pairs with it.
+    Pairs without mode collapse reach the same ceiling 1 - (1 - tau)^m as pairs with it.
     """
-    return _ceiling_gap(lambda tau: least_informative_pair(tau, 1 - tau), m)
+    return (_ceiling_gap(lambda tau: least_informative_pair(tau, 0), m),
+            _ceiling_gap(lambda tau: least_informative_pair(tau, 1 - tau), m))
