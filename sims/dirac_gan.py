@@ -4,33 +4,45 @@ Data delta_0, generator delta_theta, discriminator D_psi(x) = psi x, objective L
 f(t) = -log(1 + exp(-t)), so f'(t) = sigmoid(-t). The state is z = (theta, psi); the fields below are
 v = (-dL/dtheta, +dL/dpsi) and match :func:`theory.dirac_gan.field` (checked in the tests). Defaults follow
 the paper's notebook (LMescheder/GAN_stability ``notebooks/diracgan``): step h = 0.2, start (1, 1), 500 steps,
-WGAN clip 1, instance-noise sigma = 0.7, R1 weight gamma = 0.3.
+WGAN clip 1, instance-noise sigma = 0.7, R1 weight gamma = 0.3; for WGAN-GP and consensus optimisation the
+notebook's ``WGAN_GP(0.7, 1.)`` and ``GAN_Consensus(1.)`` (``WGAN_GP_DEFAULTS``, ``CONSENSUS_GAMMA``).
 """
 from __future__ import annotations
 
 import functools
 
 import numpy as np
+import sympy as sp
 
 from sims.checks import check_choice, check_int, check_positive
-from sims.saddle_dynamics import alternating_step, fitted_factor, gda_step, run_dynamics
+from sims.saddle_dynamics import alternating_step, consensus_step, fitted_factor, gda_step, run_dynamics
 from sims.seeding import as_generator
 from theory import dirac_gan as theory
 
 __all__ = [
-    "DEFAULTS", "VARIANTS", "field", "instance_noise_field_mc", "predicted_factor", "rate_experiment",
-    "simulate",
+    "CONSENSUS_GAMMA", "DEFAULTS", "VARIANTS", "WGAN_GP_DEFAULTS", "consensus_predicted_factor",
+    "consensus_rate_experiment", "field", "field_jacobian", "instance_noise_field_mc", "measured_factor",
+    "predicted_factor", "rate_experiment", "simulate", "simulate_consensus", "simulate_wgan_gp", "wgan_gp_field",
+    "wgan_gp_predicted_factor",
 ]
 
 VARIANTS = theory.VARIANTS
 DEFAULTS = {"h": 0.2, "z0": (1.0, 1.0), "n_steps": 500, "clip": 1.0, "sigma": 0.7, "gamma": 0.3}
 LINEAR_REGIME = (1e-12, 1e-2)  # distances where the linearisation is accurate and rounding negligible
+WGAN_GP_DEFAULTS = {"gamma": 0.7, "g0": 1.0}  # penalty weight and target gradient norm
+CONSENSUS_GAMMA = 1.0
 GAUSS_HERMITE_NODES = 64  # expectation over instance noise; the tests check it against adaptive quadrature
 
 
 def _f_prime(t):
     """f'(t) = sigmoid(-t) = 1 / (1 + exp(t)), without overflow for large |t|."""
     return 0.5 * (1.0 - np.tanh(0.5 * t))
+
+
+def _f_second(t):
+    """f''(t) = -sigmoid(-t) sigmoid(t) = -f'(t) (1 - f'(t))."""
+    fp = _f_prime(t)
+    return -fp * (1.0 - fp)
 
 
 def _noise_field(z, sigma, noise_fake, noise_real, weights):
@@ -116,6 +128,16 @@ def _linear_window(radii: np.ndarray, blocked: np.ndarray) -> tuple[int, int]:
     return start, stop
 
 
+def measured_factor(path: np.ndarray, blocked: np.ndarray | None = None) -> tuple[float, int, int]:
+    """Fitted per-step factor of |z_t| on its linear window, and the window (see ``_linear_window``).
+
+    ``path`` has shape (n_steps + 1, 2); ``blocked`` marks steps after which the window must stop (WGAN's clip).
+    """
+    radii = np.linalg.norm(path, axis=1)
+    start, stop = _linear_window(radii, np.zeros(radii.size, bool) if blocked is None else blocked)
+    return fitted_factor(radii[start:stop]), start, stop
+
+
 def rate_experiment(variant: str, *, alternating=False, n_steps=2000, start_radius=1e-6,
                     clip=DEFAULTS["clip"], sigma=DEFAULTS["sigma"], gamma=DEFAULTS["gamma"]) -> dict:
     """Predicted versus measured per-step factor of the distance to (0, 0) for one variant.
@@ -129,9 +151,83 @@ def rate_experiment(variant: str, *, alternating=False, n_steps=2000, start_radi
     converging = factor < 1 - 1e-9  # alternating steps give |lambda| = 1 up to rounding
     z0 = DEFAULTS["z0"] if converging else (start_radius / np.sqrt(2), start_radius / np.sqrt(2))
     path = simulate(variant, z0=z0, n_steps=n_steps, alternating=alternating, clip=clip, **params)
-    radii = np.linalg.norm(path, axis=1)
-    clipped = np.abs(path[:, 1]) >= clip if variant == "wgan" else np.zeros(radii.size, bool)
-    start, stop = _linear_window(radii, clipped)
+    clipped = np.abs(path[:, 1]) >= clip if variant == "wgan" else None
+    measured, start, stop = measured_factor(path, clipped)
     return {"variant": variant, "alternating": alternating, "converging": converging,
-            "predicted_factor": factor, "measured_factor": fitted_factor(radii[start:stop]),
+            "predicted_factor": factor, "measured_factor": measured,
             "window_start": start, "window_stop": stop, "trajectory": path}
+
+
+# --- consensus optimisation ---------------------------------------------------------------------------------
+
+def field_jacobian(variant: str = "gan"):
+    """dv/dz of the unregularised GAN's field, a function of z = (theta, psi) returning shape (2, 2).
+
+    Consensus optimisation needs it: grad(|v|^2 / 2) = J(z)^T v(z).
+    """
+    check_choice(variant, "variant", ("gan",))
+
+    def jacobian(z):
+        theta, psi = z
+        fp, fpp = _f_prime(psi * theta), _f_second(psi * theta)
+        return np.array([[-psi**2 * fpp, -fp - psi * theta * fpp],
+                         [fp + psi * theta * fpp, theta**2 * fpp]])
+    return jacobian
+
+
+def simulate_consensus(gamma=CONSENSUS_GAMMA, *, h=DEFAULTS["h"], z0=DEFAULTS["z0"],
+                       n_steps=DEFAULTS["n_steps"]) -> np.ndarray:
+    """Simultaneous consensus steps z + h (v - gamma J^T v) on the GAN's field, shape (n_steps + 1, 2)."""
+    gamma = check_positive(gamma, "gamma")
+    return run_dynamics(consensus_step, z0, h, n_steps, field=field("gan"), gamma=gamma,
+                        field_jacobian=field_jacobian("gan"))
+
+
+@functools.lru_cache(maxsize=None)
+def _consensus_jacobian_numeric():
+    """J_CO as a numpy function of gamma, lambdified once (simplifying the sympy Jacobian takes ~0.1 s)."""
+    return sp.lambdify(theory.gamma, theory.consensus_jacobian("gan"), "numpy")
+
+
+def consensus_predicted_factor(gamma, *, h=DEFAULTS["h"]) -> float:
+    """Spectral radius of I + h J_CO, with J_CO the sympy Jacobian of :func:`theory.dirac_gan.consensus_jacobian`."""
+    jac = np.array(_consensus_jacobian_numeric()(check_positive(gamma, "gamma")), dtype=float)
+    return float(np.max(np.abs(np.linalg.eigvals(np.eye(2) + h * jac))))
+
+
+def consensus_rate_experiment(gamma, *, h=DEFAULTS["h"], n_steps=1500, start_radius=1e-6) -> dict:
+    """Predicted (linearisation) against measured (simulation) per-step factor of consensus optimisation.
+
+    Every run starts ``start_radius`` from the equilibrium, so that converging and diverging settings are both
+    measured where the linearisation holds (1e-12 < |z| < 1e-2).
+    """
+    z0 = (start_radius / np.sqrt(2), start_radius / np.sqrt(2))
+    path = simulate_consensus(gamma, h=h, z0=z0, n_steps=n_steps)
+    measured, start, stop = measured_factor(path)
+    return {"gamma": gamma, "h": h, "predicted_factor": consensus_predicted_factor(gamma, h=h),
+            "measured_factor": measured, "window_start": start, "window_stop": stop, "trajectory": path}
+
+
+# --- WGAN-GP -----------------------------------------------------------------------------------------------
+
+def wgan_gp_field(gamma=WGAN_GP_DEFAULTS["gamma"], g0=WGAN_GP_DEFAULTS["g0"]):
+    """v(z) = (-psi, theta - gamma (|psi| - g0) sign(psi)), as in the notebook; shape (2,)."""
+    gamma = check_positive(gamma, "gamma")
+    g0 = check_positive(g0, "g0", allow_zero=True)
+    return lambda z: np.array([-z[1], z[0] - gamma * (abs(z[1]) - g0) * np.sign(z[1])])
+
+
+def simulate_wgan_gp(gamma=WGAN_GP_DEFAULTS["gamma"], g0=WGAN_GP_DEFAULTS["g0"], *, h=DEFAULTS["h"],
+                     z0=DEFAULTS["z0"], n_steps=DEFAULTS["n_steps"]) -> np.ndarray:
+    """Simultaneous gradient steps on WGAN-GP, shape (n_steps + 1, 2)."""
+    return run_dynamics(gda_step, z0, h, n_steps, field=wgan_gp_field(gamma, g0))
+
+
+def wgan_gp_predicted_factor(gamma=WGAN_GP_DEFAULTS["gamma"], *, h=DEFAULTS["h"]) -> float:
+    """Spectral radius of I + h J for the Jacobian J of either half-plane (:mod:`theory.dirac_gan`).
+
+    A rate at the equilibrium only for g0 = 0, where the field is continuous and linear; for g0 > 0 it is the
+    contraction of each half-plane's affine map towards its own virtual equilibrium.
+    """
+    jac = theory.wgan_gp_one_sided_jacobian(1).subs(theory.gamma, check_positive(gamma, "gamma"))
+    return float(np.max(np.abs(np.linalg.eigvals(np.eye(2) + h * np.array(jac.evalf(), dtype=float)))))

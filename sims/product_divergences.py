@@ -60,7 +60,8 @@ def _divergences(log_w: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> dic
         rkl = np.inf if np.any((b > 0) & (a == 0)) else np.sum(np.where(b > 0, b * (log_b - log_a), 0.0))
         g_loss = np.inf if np.any((b > 0) & (a == 0)) else np.sum(np.where(b > 0, b * (log_mix + LOG2 - log_a), 0.0))
     bc = np.sum(np.exp(log_w + 0.5 * (log_a + log_b)))
-    g_weight = np.sum(b * np.exp(log_b - np.logaddexp(log_a, log_b)))
+    with np.errstate(invalid="ignore"):                  # types impossible under both: -inf - -inf
+        g_weight = np.sum(np.where(b > 0, b * np.exp(log_b - np.logaddexp(log_a, log_b)), 0.0))
     return {"js": float(js), "kl": float(kl), "reverse_kl": float(rkl), "tv": float(0.5 * np.sum(np.abs(a - b))),
             "bc": float(bc), "d_loss": float(2 * LOG2 - 2 * js), "g_loss": float(g_loss), "g_weight": float(g_weight)}
 

@@ -174,3 +174,153 @@ def test_consensus_jacobian_changes_with_a_wrong_field(monkeypatch):
     right = dt.field
     monkeypatch.setattr(dt, "field", lambda variant: (right(variant)[0], 2 * right(variant)[1]))
     assert set(dt.consensus_jacobian("gan").eigenvals()) != {-dt.gamma / 4 + sp.I / 2, -dt.gamma / 4 - sp.I / 2}
+
+
+# --- consensus optimisation, simulated ------------------------------------------------------------------------
+
+def _sympy_consensus_gradient():
+    v = sp.Matrix(dt.field("gan"))
+    loss = (v.T * v)[0] / 2
+    return sp.lambdify((dt.theta, dt.psi), [sp.diff(loss, dt.theta), sp.diff(loss, dt.psi)])
+
+
+def test_field_jacobian_and_consensus_gradient_match_sympy():
+    jac_sym = sp.lambdify((dt.theta, dt.psi), sp.Matrix(dt.field("gan")).jacobian([dt.theta, dt.psi]))
+    grad_sym = _sympy_consensus_gradient()
+    v, jac = dirac_gan.field("gan"), dirac_gan.field_jacobian("gan")
+    for z in np.random.default_rng(1).uniform(-3, 3, size=(20, 2)):
+        np.testing.assert_allclose(jac(z), jac_sym(*z), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(jac(z).T @ v(z), grad_sym(*z), rtol=1e-12, atol=1e-15)
+
+
+def test_the_notebooks_halved_third_order_term_fails_the_gradient_check(monkeypatch):
+    # break the module's step as the paper's notebook has it: the f'' terms of the gradient get a factor 1/2
+    right = dirac_gan.field_jacobian("gan")
+
+    def halved(variant="gan"):
+        def jacobian(z):
+            fp = dirac_gan._f_prime(z[1] * z[0])
+            return (right(z) + np.array([[0.0, -fp], [fp, 0.0]])) / 2   # keeps f', halves the f'' terms
+        return jacobian
+
+    monkeypatch.setattr(dirac_gan, "field_jacobian", halved)
+    z = np.array([0.8, -1.1])
+    assert not np.allclose(dirac_gan.field_jacobian()(z).T @ dirac_gan.field("gan")(z), _sympy_consensus_gradient()(*z))
+    # it is of third order in z, so the linearisation (and the rate check) cannot see it
+    result = dirac_gan.consensus_rate_experiment(1.0)
+    assert result["measured_factor"] == pytest.approx(result["predicted_factor"], rel=1e-9)
+
+
+def test_consensus_converges_from_the_notebook_start():
+    path = dirac_gan.simulate_consensus()
+    assert np.linalg.norm(path[-1]) < 1e-8
+    assert np.all(np.diff(np.linalg.norm(path[200:], axis=1)) < 0)       # monotone once near the equilibrium
+
+
+@pytest.mark.parametrize("gamma", [0.05, 0.3, 1.0, 3.0, 10.0, 41.0])
+def test_consensus_measured_factor_matches_the_linearisation(gamma):
+    result = dirac_gan.consensus_rate_experiment(gamma)
+    assert result["window_stop"] - result["window_start"] >= 5
+    assert result["measured_factor"] == pytest.approx(result["predicted_factor"], rel=2e-6)
+
+
+def test_a_transposed_consensus_jacobian_breaks_the_rate_check(monkeypatch):
+    # break the module's step: grad(|v|^2 / 2) computed as J v instead of J^T v
+    right = dirac_gan.field_jacobian("gan")
+    monkeypatch.setattr(dirac_gan, "field_jacobian", lambda variant="gan": (lambda z: right(z).T))
+    result = dirac_gan.consensus_rate_experiment(1.0)
+    assert abs(result["measured_factor"] / result["predicted_factor"] - 1) > 1e-2
+
+
+def test_consensus_stability_band_from_the_step_size_condition():
+    """rho(I + h J_CO) < 1 exactly for gamma between the roots of h = h_max(gamma) (nc-step-condition)."""
+    h = dirac_gan.DEFAULTS["h"]
+    g = sp.Symbol("g", positive=True)
+    limit = th.step_size_limit(g / 4, sp.Rational(1, 2))                   # eigenvalues -g/4 +- i/2
+    edges = sorted(float(r) for r in sp.solve(sp.Eq(limit, sp.Rational(h).limit_denominator()), g))
+    np.testing.assert_allclose(edges, [4 / h - np.sqrt(16 / h**2 - 4), 4 / h + np.sqrt(16 / h**2 - 4)])
+    for edge in edges:
+        assert dirac_gan.consensus_predicted_factor(edge) == pytest.approx(1.0, abs=1e-12)
+    factor = dirac_gan.consensus_predicted_factor
+    assert factor(0.99 * edges[0]) > 1 > factor(1.01 * edges[0])
+    assert factor(0.99 * edges[1]) < 1 < factor(1.01 * edges[1])
+
+
+# --- WGAN-GP ------------------------------------------------------------------------------------------------
+
+WGAN_GP = dirac_gan.WGAN_GP_DEFAULTS
+
+
+def test_wgan_gp_penalty_does_not_depend_on_the_interpolate():
+    for side in (1, -1):
+        assert sp.simplify(dt._on_side(dt.wgan_gp_penalty(), side) - (side * dt.psi - dt.g0) ** 2) == 0
+
+
+def test_wgan_gp_numeric_field_matches_sympy():
+    values = {dt.gamma: WGAN_GP["gamma"], dt.g0: WGAN_GP["g0"]}
+    v_sym = sp.lambdify((dt.theta, dt.psi), [sp.sympify(e).subs(values) for e in dt.wgan_gp_field()])
+    v_num = dirac_gan.wgan_gp_field()
+    for z in np.random.default_rng(2).uniform(-3, 3, size=(20, 2)):
+        np.testing.assert_allclose(v_num(z), v_sym(*z), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_wgan_gp_one_sided_jacobian_is_damped_not_imaginary(side):
+    jac = dt.wgan_gp_one_sided_jacobian(side)
+    assert jac == sp.Matrix([[0, -1], [1, -dt.gamma]])
+    roots = list(jac.eigenvals())
+    assert all(sp.simplify(sp.re(r.subs(dt.gamma, WGAN_GP["gamma"])) + WGAN_GP["gamma"] / 2) == 0 for r in roots)
+    v = dirac_gan.wgan_gp_field()
+    z, step = np.array([0.2, side * 0.5]), 1e-6
+    numeric = np.column_stack([(v(z + step * e) - v(z - step * e)) / (2 * step) for e in np.eye(2)])
+    np.testing.assert_allclose(numeric, np.array(jac.subs(dt.gamma, WGAN_GP["gamma"]), float), atol=1e-8)
+
+
+def test_wgan_gp_field_jumps_at_the_equilibrium_and_vanishes_nowhere():
+    assert sp.simplify(dt.wgan_gp_field_jump() - 2 * dt.gamma * dt.g0) == 0
+    assert dt.wgan_gp_virtual_equilibrium(1) == {dt.theta: -dt.gamma * dt.g0, dt.psi: 0}
+    assert dt.wgan_gp_virtual_equilibrium(-1) == {dt.theta: dt.gamma * dt.g0, dt.psi: 0}
+
+
+def test_wgan_gp_without_the_absolute_value_has_no_jump(monkeypatch):
+    # break the module's step: the penalty forgets |.|, (psi - g0)^2, as if the slope were never negative
+    monkeypatch.setattr(dt, "wgan_gp_penalty", lambda: (dt.psi - dt.g0) ** 2)
+    assert sp.simplify(dt.wgan_gp_field_jump() - 2 * dt.gamma * dt.g0) != 0
+    assert sp.expand(dt.wgan_gp_crossing_step() - ((1 - dt.h * dt.gamma) * dt.psi
+                                                   + dt.h * (dt.theta + dt.gamma * dt.g0))) == 0  # psi > 0 agrees
+    assert dt.wgan_gp_virtual_equilibrium(-1) != {dt.theta: dt.gamma * dt.g0, dt.psi: 0}           # psi < 0 does not
+
+
+def test_wgan_gp_changes_sign_of_psi_only_beyond_gamma_g0():
+    step = dt.wgan_gp_crossing_step()
+    assert sp.expand(step - ((1 - dt.h * dt.gamma) * dt.psi + dt.h * (dt.theta + dt.gamma * dt.g0))) == 0
+    path = dirac_gan.simulate_wgan_gp(n_steps=2000)
+    signs = np.sign(path[:, 1])
+    flips = np.flatnonzero(signs[1:] != signs[:-1])
+    assert len(flips) > 50 and flips[-1] > 1900                           # psi keeps changing sign
+    assert np.abs(path[flips, 0]).min() > WGAN_GP["gamma"] * WGAN_GP["g0"]
+
+
+def test_wgan_gp_ends_on_the_same_cycle_from_near_and_far_and_g0_zero_converges():
+    far, near = dirac_gan.simulate_wgan_gp(n_steps=2000), dirac_gan.simulate_wgan_gp(z0=(1e-6, 1e-6), n_steps=2000)
+    r_far, r_near = (np.linalg.norm(p[-300:], axis=1) for p in (far, near))
+    assert r_far.min() > WGAN_GP["gamma"] * WGAN_GP["g0"] and r_near.min() > WGAN_GP["gamma"] * WGAN_GP["g0"]
+    assert r_far.max() == pytest.approx(r_near.max(), rel=1e-6) and r_far.min() == pytest.approx(r_near.min(), rel=1e-6)
+    assert np.linalg.norm(dirac_gan.simulate_wgan_gp(g0=0.0)[-1]) < 1e-9
+
+
+def test_wgan_gp_cycle_scales_with_g0():
+    """v(c z; c g0) = c v(z; g0), so the trajectory from c z0 with target c g0 is c times the original."""
+    base = dirac_gan.simulate_wgan_gp()
+    scaled = dirac_gan.simulate_wgan_gp(g0=0.1 * WGAN_GP["g0"], z0=(0.1, 0.1))
+    np.testing.assert_allclose(scaled, 0.1 * base, rtol=1e-9, atol=1e-12)
+
+
+def test_zero_centred_wgan_gp_contracts_at_the_one_sided_rate():
+    """With g0 = 0 the field is linear: the measured factor is rho(I + h J), J = [[0, -1], [1, -gamma]]."""
+    path = dirac_gan.simulate_wgan_gp(g0=0.0, z0=(7e-7, 7e-7), n_steps=2000)
+    measured, start, stop = dirac_gan.measured_factor(path)
+    assert stop - start > 200
+    h, gamma = dirac_gan.DEFAULTS["h"], WGAN_GP["gamma"]
+    assert dirac_gan.wgan_gp_predicted_factor() == pytest.approx(np.sqrt(1 - h * gamma + h**2), rel=1e-14)  # det
+    assert measured == pytest.approx(dirac_gan.wgan_gp_predicted_factor(), rel=1e-4)

@@ -191,3 +191,11 @@ def test_validation_messages():
         dropped_and_off_generators(7)
     with pytest.raises(ValueError, match=r"m must lie in \[1, inf\]"):
         type_classes(3, 0)
+
+
+def test_g_weight_is_finite_when_some_packs_are_impossible_under_both():
+    """A cell only P has and a cell only Q has: packs holding both have probability 0 under P^m and Q^m."""
+    p, q = np.array([0.3, 0.7, 0.0]), np.array([0.0, 0.7, 0.3])
+    d = product_divergences(p, q, 3)
+    assert np.isfinite(d["g_weight"]) and np.isclose(d["tv"], 1 - 0.7**3)
+    assert np.isclose(d["g_weight"], (1 - 0.7**3) + 0.7**3 / 2)   # 1 - D* is 1 on packs Q gives away, else 1/2

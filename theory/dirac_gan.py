@@ -10,6 +10,9 @@ Variants: ``gan`` (the saturating min-max loss above), ``nsgan`` (the generator 
 ``wgan`` (f(t) = t; psi is clipped to [-c, c], which leaves the field unchanged near 0), ``instance_noise``
 (Gaussian noise of standard deviation sigma added to real and fake samples) and ``r1`` (the discriminator
 pays gamma/2 E_data |grad_x D|^2 = gamma/2 psi^2).
+
+Two more training methods have their own functions, since neither fits the variant table: WGAN-GP, whose field
+is discontinuous at the equilibrium (``wgan_gp_*``), and consensus optimisation (``consensus_*``).
 """
 from __future__ import annotations
 
@@ -18,12 +21,18 @@ import functools
 import sympy as sp
 from sympy import stats
 
-__all__ = ["VARIANTS", "f_gan", "field", "jacobian_at_equilibrium", "jacobian_eigenvalues"]
+__all__ = [
+    "VARIANTS", "consensus_field", "consensus_jacobian", "f_gan", "field", "jacobian_at_equilibrium",
+    "jacobian_eigenvalues", "wgan_gp_crossing_step", "wgan_gp_field", "wgan_gp_field_jump",
+    "wgan_gp_one_sided_jacobian", "wgan_gp_penalty", "wgan_gp_virtual_equilibrium",
+]
 
 theta, psi = sp.symbols("theta psi", real=True)
 sigma, gamma = sp.symbols("sigma gamma", positive=True)
 eps_fake, eps_real = sp.symbols("epsilon_fake epsilon_real", real=True)
 s = sp.Symbol("s", real=True)
+g0 = sp.Symbol("g_0", nonnegative=True)  # WGAN-GP's target gradient norm
+h = sp.Symbol("h", positive=True)  # step size
 
 VARIANTS = ("gan", "nsgan", "wgan", "instance_noise", "r1")
 
@@ -110,14 +119,90 @@ def simultaneous_step_growth(variant: str) -> sp.Expr:
     return sp.simplify(sp.expand(after - theta**2 - psi**2 - h**2 * (v_theta**2 + v_psi**2)))
 
 
-def consensus_jacobian(variant: str = "gan") -> sp.ImmutableMatrix:
-    """Jacobian at (0, 0) of consensus optimisation on the Dirac-GAN: the field v - gamma grad(|v|^2 / 2).
+def consensus_field(variant: str = "gan") -> sp.Matrix:
+    """The field of consensus optimisation, v - gamma grad(|v|^2 / 2), as a 2 x 1 sympy matrix in theta, psi.
 
-    Mescheder et al. (2017) add -gamma grad L with L = |v|^2 / 2 to both players; at an equilibrium, where v = 0,
-    the Jacobian becomes J - gamma J^T J. Derived here from the field itself, not from that formula.
+    Mescheder et al. (2017) add -gamma grad L with L = |v|^2 / 2 to both players' updates.
     """
     v = sp.Matrix(field(variant))
     loss = (v.T * v)[0] / 2
     grad = sp.Matrix([sp.diff(loss, theta), sp.diff(loss, psi)])
-    jac = (v - gamma * grad).jacobian([theta, psi]).subs({theta: 0, psi: 0})
+    return v - gamma * grad
+
+
+def consensus_jacobian(variant: str = "gan") -> sp.ImmutableMatrix:
+    """Jacobian at (0, 0) of consensus optimisation on the Dirac-GAN, from :func:`consensus_field`.
+
+    At an equilibrium, where v = 0, it is J - gamma J^T J; derived here from the field itself, not from that
+    formula (the tests compare the two).
+    """
+    jac = consensus_field(variant).jacobian([theta, psi]).subs({theta: 0, psi: 0})
     return sp.ImmutableMatrix(sp.simplify(jac))
+
+
+# --- WGAN-GP ------------------------------------------------------------------------------------------------
+
+def wgan_gp_penalty() -> sp.Expr:
+    """E over interpolates x_hat = t theta + (1 - t) 0, t ~ U(0, 1), of (|d/dx D_psi(x_hat)| - g0)^2.
+
+    For the linear discriminator D_psi(x) = psi x the gradient is psi at every x_hat, so this is
+    (|psi| - g0)^2: the interpolates do not matter on the Dirac-GAN.
+    """
+    x, t = sp.symbols("x t", real=True)
+    slope = sp.diff(psi * x, x).subs(x, t * theta)
+    return sp.simplify(sp.integrate((sp.Abs(slope) - g0) ** 2, (t, 0, 1)))
+
+
+def wgan_gp_field() -> tuple[sp.Expr, sp.Expr]:
+    """(v_theta, v_psi) of WGAN-GP: L = psi theta (f(t) = t); the discriminator ascends L - gamma/2 penalty.
+
+    The weight gamma/2 follows the notebook of Mescheder et al. (2018), whose field is
+    (-psi, theta - gamma (|psi| - g0) sign(psi)).
+    """
+    loss = psi * theta
+    return -sp.diff(loss, theta), sp.diff(loss - gamma / 2 * wgan_gp_penalty(), psi)
+
+
+def _on_side(expr, side: int):
+    """``expr`` on the half-plane sign(psi) = side, where |psi| is differentiable."""
+    half = sp.Symbol("psi_half", positive=True)
+    return expr.subs(psi, side * half).subs(half, side * psi)
+
+
+def wgan_gp_one_sided_jacobian(side: int) -> sp.ImmutableMatrix:
+    """Jacobian of the WGAN-GP field on the half-plane psi > 0 (``side`` = 1) or psi < 0 (``side`` = -1).
+
+    The field is affine on each half-plane, so this is its Jacobian everywhere there, up to psi = 0.
+    """
+    if side not in (1, -1):
+        raise ValueError(f"side must be 1 or -1, got {side!r}")
+    v = sp.Matrix([_on_side(e, side) for e in wgan_gp_field()])
+    return sp.ImmutableMatrix(sp.simplify(v.jacobian([theta, psi])))
+
+
+def wgan_gp_field_jump() -> sp.Expr:
+    """v_psi(theta, 0+) - v_psi(theta, 0-): the jump of the field across psi = 0, 2 gamma g0 (zero iff g0 = 0)."""
+    v_psi = wgan_gp_field()[1]
+    above = sp.limit(_on_side(v_psi, 1), psi, 0, "+")
+    below = sp.limit(_on_side(v_psi, -1), psi, 0, "-")
+    return sp.simplify(above - below)
+
+
+def wgan_gp_virtual_equilibrium(side: int) -> dict:
+    """Where the affine field of one half-plane vanishes: {theta: -side gamma g0, psi: 0}, on the boundary psi = 0.
+
+    The field has no zero inside either half-plane when g0 > 0: each half-plane's flow spirals towards a point
+    that lies on the line where the other half-plane's field takes over.
+    """
+    v = [_on_side(e, side) for e in wgan_gp_field()]
+    (solution,) = sp.solve(v, [theta, psi], dict=True)
+    return solution
+
+
+def wgan_gp_crossing_step() -> sp.Expr:
+    """psi after one simultaneous step of size h from psi > 0, as an expression in theta, psi, h, gamma, g0.
+
+    It equals (1 - h gamma) psi + h (theta + gamma g0); for h gamma < 1 it is negative only if
+    theta < -gamma g0 - psi (1 - h gamma) / h < -gamma g0. So psi changes sign only where |theta| > gamma g0.
+    """
+    return sp.expand(psi + h * _on_side(wgan_gp_field()[1], 1))
