@@ -11,9 +11,9 @@ computes the same update (tested equal to rounding) about twice as fast on a CPU
   instead of the ten or so autograd records for the hand-written batch norm of ``pacgan.generate``).
 - Real and generated packs go through the discriminator as one batch: half the kernel calls.
 
-The R1 penalty's gradient, a second derivative, is left to autograd on the steps that carry it (one in
-``r1_every``). Maxout discriminators (``d_pieces > 0``, the paper's, not trained in the book) fall back to
-the reference step.
+The R1 penalty's gradient, a second derivative, is written out too (``r1_backward``, and
+``r1_backward_minibatch`` where minibatch features add a smooth path through the distances). Maxout
+discriminators (``d_pieces > 0``, the paper's, not trained in the book) fall back to the reference step.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from sims import pacgan
 
 __all__ = ["supports", "generator_forward", "generator_backward", "discriminator_forward",
-           "discriminator_backward", "fast_train_step"]
+           "discriminator_backward", "r1_backward", "r1_backward_minibatch", "fast_train_step"]
 
 LEAK = 0.2          # leaky ReLU slope of the discriminator, as in pacgan.discriminate
 BN_EPS = 1e-5       # as in pacgan.generate
@@ -104,7 +104,8 @@ def _minibatch_forward(h, kernels, config):
     the (S, G, g, g, B, C) tensor of differences that the reference builds.
     """
     n_members, rows, _ = h.shape
-    group, n_kernels = min(config.kernel_group, rows), config.minibatch_kernels
+    # as the reference, which sees the batch // pack real (or generated) packs alone
+    group, n_kernels = min(config.kernel_group, config.batch // config.pack), config.minibatch_kernels
     m = torch.bmm(h, kernels).view(n_members, rows // group, group, n_kernels, -1)
     blocks = m.transpose(2, 3).reshape(-1, group, m.shape[-1]).contiguous()   # (S*G*B, g, C)
     dist = torch.cdist(blocks, blocks, p=1)                                   # (S*G*B, g, g)
@@ -120,23 +121,21 @@ def _minibatch_backward(grad_o, saved, n_members: int):
     one call to cdist's own backward gives both the k and the j terms.
     """
     blocks, dist, near = saved
-    _, group, n_features = blocks.shape
+    group = blocks.shape[1]
     rows, n_kernels = grad_o.shape[1], grad_o.shape[2]
-    go = grad_o.reshape(n_members, rows // group, group, n_kernels).transpose(2, 3)      # (S, G, B, g)
-    keep = n_members * (rows // group) * n_kernels                                      # blocks of these rows
-    pick = _last_blocks(n_members, blocks.shape[0] // n_members, keep // n_members)
-    go = go.reshape(-1, group)
+    go = _to_blocks(grad_o, group, n_kernels)[..., 0]                                   # (blocks, g)
+    pick = _member_blocks(n_members, blocks.shape[0] // n_members, rows // group * n_kernels, last=True)
     weight = near[pick] * (go.unsqueeze(2) + go.unsqueeze(1))                          # (blocks, g, g)
     dm = -torch.ops.aten._cdist_backward(weight, blocks[pick], blocks[pick], 1.0, dist[pick])
-    dm = dm.view(n_members, rows // group, n_kernels, group, n_features).transpose(2, 3)
-    return dm.reshape(n_members, rows, n_kernels * n_features)
+    return _from_blocks(dm, n_members, n_kernels)
 
 
-def _last_blocks(n_members: int, per_member: int, keep: int):
-    """Index of the last ``keep`` blocks of each member's ``per_member`` blocks in (S * per_member) order."""
+def _member_blocks(n_members: int, per_member: int, keep: int, last: bool):
+    """Index of the last (or first) ``keep`` blocks of each member's ``per_member`` in (S * per_member) order."""
     if keep == per_member:
         return slice(None)
-    return (torch.arange(n_members)[:, None] * per_member + torch.arange(per_member - keep, per_member)).flatten()
+    start = per_member - keep if last else 0
+    return (torch.arange(n_members)[:, None] * per_member + torch.arange(start, start + keep)).flatten()
 
 
 def discriminator_backward(params, cache, config, weight_d, weight_g):
@@ -173,8 +172,14 @@ def r1_backward(params, cache, das, config, n_real: int, coef: float):
     embedding; the leaky ReLU's slopes are constant almost everywhere, so the penalty's gradient is a
     backward pass through that linear chain ("double backward" by hand): no gradient for the biases.
     """
-    real = slice(0, n_real)
-    da = [d[:, real] for d in das]
+    penalty, grads, bar = _r1_chain(params, cache, [d[:, :n_real] for d in das], config, coef)
+    grads["dout0.w"] = bar.sum(1).unsqueeze(-1)
+    return penalty, grads
+
+
+def _r1_chain(params, cache, da, config, coef: float):
+    """Penalty, its gradients for the layer weights, and d(penalty)/d(unit signal at the last hidden layer)."""
+    n_real = da[0].shape[1]
     grad_e = torch.bmm(da[0], params["d0.w"].transpose(1, 2))         # (S, P, (2 + 2F) * pack)
     n_samples = n_real * _pack(cache, grad_e)
     sin, cos = cache["sin"][:, :n_samples], cache["cos"][:, :n_samples]
@@ -186,9 +191,65 @@ def r1_backward(params, cache, das, config, n_real: int, coef: float):
     grads = {}
     for i in range(config.d_depth):
         grads[f"d{i}.w"] = torch.bmm(bar.transpose(1, 2), da[i])
-        bar = _leaky_backward(torch.bmm(bar, params[f"d{i}.w"]), cache["pre"][i][:, real])
-    grads["dout0.w"] = bar.sum(1).unsqueeze(-1)
+        bar = _leaky_backward(torch.bmm(bar, params[f"d{i}.w"]), cache["pre"][i][:, :n_real])
+    return penalty, grads, bar
+
+
+def r1_backward_minibatch(params, cache, config, n_real: int, coef: float):
+    """:func:`r1_backward` for a discriminator with minibatch features, whose logits mix the rows of a group.
+
+    With M = h T, E = exp(-|M_k - M_j|_1) and s = sign(M_k - M_j), the unit signal at h is
+    w_h + (w_o Q) T^T, Q_k = -2 sum_j E_kj s_kj. Unlike the leaky ReLU's slopes, E depends smoothly on h, so
+    the penalty's gradient has a second path: through Q and E back to M, then down the forward pass.
+    """
+    acts, pre, width = cache["acts"], cache["pre"], config.d_width
+    n_members, n_kernels = acts[0].shape[0], config.minibatch_kernels
+    w_h, w_o = params["dout0.w"][:, :width, 0], params["dout0.w"][:, width:, 0]        # (S, A), (S, B)
+    kernels, (blocks, dist, near) = params["T0.w"], cache["mb"][1]
+    group = blocks.shape[1]
+    pick = _member_blocks(n_members, blocks.shape[0] // n_members, n_real // group * n_kernels, last=False)
+    blocks, dist, near = blocks[pick], dist[pick], near[pick]
+    q = _from_blocks(-2 * torch.ops.aten._cdist_backward(near, blocks, blocks, 1.0, dist), n_members, n_kernels)
+    w_o_flat = w_o.repeat_interleave(blocks.shape[2], dim=1).unsqueeze(1)             # (S, 1, B * C)
+    d_m = q * w_o_flat
+    delta, da = w_h.unsqueeze(1) + torch.bmm(d_m, kernels.transpose(1, 2)), [None] * config.d_depth
+    for i in reversed(range(config.d_depth)):
+        da[i] = _leaky_backward(delta, pre[i][:, :n_real])
+        delta = torch.bmm(da[i], params[f"d{i}.w"].transpose(1, 2))
+    penalty, grads, bar = _r1_chain(params, cache, da, config, coef)
+    bar_m = torch.bmm(bar, kernels)                                                     # d(penalty)/d(d_m)
+    grad_w_o = (bar_m * q).view(n_members, n_real, n_kernels, -1).sum((1, 3))
+    grads["dout0.w"] = torch.cat([bar.sum(1), grad_w_o], dim=1).unsqueeze(-1)
+    # second path: d_m depends on M through E
+    q_bar = _to_blocks(bar_m * w_o_flat, group, n_kernels)                              # (blocks, g, C)
+    sign = torch.sign(blocks.unsqueeze(2) - blocks.unsqueeze(1))                        # (blocks, k, j, C)
+    dist_bar = 2 * near * (sign * q_bar.unsqueeze(2)).sum(-1)                           # d(penalty)/d(dist)
+    m_bar = torch.ops.aten._cdist_backward((dist_bar + dist_bar.transpose(1, 2)).contiguous(), blocks, blocks,
+                                           1.0, dist)
+    m_bar = _from_blocks(m_bar, n_members, n_kernels)
+    grads["T0.w"] = torch.bmm(bar.transpose(1, 2), d_m) + torch.bmm(cache["h_last"][:, :n_real].transpose(1, 2), m_bar)
+    h_bar = torch.bmm(m_bar, kernels.transpose(1, 2))
+    for i in reversed(range(config.d_depth)):
+        a_bar = _leaky_backward(h_bar, pre[i][:, :n_real])
+        grads[f"d{i}.w"] = grads[f"d{i}.w"] + torch.bmm(acts[i][:, :n_real].transpose(1, 2), a_bar)
+        grads[f"d{i}.b"] = a_bar.sum(1, keepdim=True)
+        if i:
+            h_bar = torch.bmm(a_bar, params[f"d{i}.w"].transpose(1, 2))
     return penalty, grads
+
+
+def _to_blocks(x, group: int, n_kernels: int):
+    """(S, R, B * C) -> (S * R/g * B, g, C): one block per group of rows and kernel, as cdist wants."""
+    n_members, rows, _ = x.shape
+    blocks = x.reshape(n_members, rows // group, group, n_kernels, -1).transpose(2, 3)
+    return blocks.reshape(-1, group, x.shape[-1] // n_kernels)
+
+
+def _from_blocks(y, n_members: int, n_kernels: int):
+    """Inverse of :func:`_to_blocks`: (S * G * B, g, C) -> (S, G * g, B * C)."""
+    _, group, n_features = y.shape
+    y = y.view(n_members, -1, n_kernels, group, n_features).transpose(2, 3)
+    return y.reshape(n_members, -1, n_kernels * n_features)
 
 
 def _pack(cache, grad_embedded) -> int:
@@ -270,7 +331,7 @@ def fast_train_step(group, z, real, penalise: bool = True) -> tuple[float, float
     loss_d = (F.softplus(-d_real) + F.softplus(d_fake)).mean(1).sum()
     if penalise and c.r1_gamma > 0:
         coef = 0.5 * c.r1_gamma * c.r1_every
-        penalty, r1_grads = (_r1_gradients(group, real.reshape(n_members, n_packs, -1)) if das is None
+        penalty, r1_grads = (r1_backward_minibatch(group.d_params, d_cache, c, n_packs, coef) if das is None
                              else r1_backward(group.d_params, d_cache, das, c, n_packs, coef))
         loss_d = loss_d + penalty
         for name, grad in r1_grads.items():
@@ -280,16 +341,3 @@ def fast_train_step(group, z, real, penalise: bool = True) -> tuple[float, float
     group.optimizer.step()
     loss_g = F.softplus(-d_fake).mean(1).sum()
     return loss_d.item() / n_members, loss_g.item() / n_members
-
-
-def _r1_gradients(group, real_packs):
-    """The lazy R1 term of ``pacgan.train_step`` and its weight gradients, by autograd (a second derivative)."""
-    c = group.config
-    with torch.enable_grad():
-        packs = real_packs.detach().requires_grad_(True)
-        logits = pacgan.discriminate(group.d_params, packs, group.fourier, c)
-        (grad_x,) = torch.autograd.grad(logits.sum(), packs, create_graph=True)
-        penalty = 0.5 * c.r1_gamma * c.r1_every * pacgan.r1_penalty(grad_x).sum()
-        names = list(group.d_params)
-        grads = torch.autograd.grad(penalty, [group.d_params[n] for n in names], allow_unused=True)
-    return penalty.detach(), {n: g for n, g in zip(names, grads) if g is not None}

@@ -14,14 +14,15 @@ from sims.pacgan import TrainConfig, init_group, train_branches, train_group
 TINY = TrainConfig(steps=6, batch=48, g_width=16, g_depth=2, d_width=8, fourier_features=4, chunk=4,
                    r1_gamma=0.5)
 CONFIGS = [TINY, replace(TINY, pack=3), replace(TINY, d_depth=2, pack=2),
-           replace(TINY, minibatch_kernels=3, kernel_dim=2, kernel_group=4)]
+           replace(TINY, minibatch_kernels=3, kernel_dim=2, kernel_group=4),
+           replace(TINY, pack=4, minibatch_kernels=2, kernel_group=16)]      # 12 packs: one group of 12
 
 
 def _params(group):
     return {**group.g_params, **group.d_params}
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=["gan", "pack3", "depth2", "minibatch"])
+@pytest.mark.parametrize("config", CONFIGS, ids=["gan", "pack3", "depth2", "minibatch", "small-batch"])
 @pytest.mark.parametrize("penalise", [True, False], ids=["r1", "no-r1"])
 def test_fast_step_gives_autograd_gradients_and_losses(config, penalise):
     group = init_group(config, ["ring", "grid"], [0, 1])
@@ -56,28 +57,34 @@ def test_fused_adam_update_is_plain_adams_with_strided_gradients():
         torch.testing.assert_close(p.detach(), q.detach(), rtol=0, atol=1e-6)
 
 
-def test_r1_backward_is_the_penalty_gradient():
+@pytest.mark.parametrize("config", [TINY, CONFIGS[-1]], ids=["gan", "minibatch"])
+def test_r1_backward_is_the_penalty_gradient(config):
     """The hand-written double backward against autograd on the penalty alone."""
-    config = TINY
     group = init_group(config, ["grid", "ring"], [3, 4])
     train_group(group)
     _, real = (x[0] for x in pacgan._draw_chunk(group))
     packs = real.reshape(2, -1, 2 * config.pack)
-    coef = 0.7
-    with torch.no_grad():
-        logits, cache = pacgan_grads.discriminator_forward(group.d_params, packs, group.fourier, config)
-        weight = torch.ones_like(logits)
-        _, _, das = pacgan_grads.discriminator_backward(group.d_params, cache, config, weight, weight)
-        penalty, grads = pacgan_grads.r1_backward(group.d_params, cache, das, config, packs.shape[1], coef)
+    n_real, coef = packs.shape[1], 0.7
+    with torch.no_grad():                                          # real rows first, as in a training step
+        both = torch.cat([packs, torch.randn_like(packs)], dim=1)
+        logits, cache = pacgan_grads.discriminator_forward(group.d_params, both, group.fourier, config)
+        if config.minibatch_kernels:
+            penalty, grads = pacgan_grads.r1_backward_minibatch(group.d_params, cache, config, n_real, coef)
+        else:
+            weight = torch.ones_like(logits)
+            _, _, das = pacgan_grads.discriminator_backward(group.d_params, cache, config, weight, weight)
+            penalty, grads = pacgan_grads.r1_backward(group.d_params, cache, das, config, n_real, coef)
     x = packs.clone().requires_grad_(True)
     (grad_x,) = torch.autograd.grad(pacgan.discriminate(group.d_params, x, group.fourier, config).sum(), x,
                                     create_graph=True)
     expected = coef * pacgan.r1_penalty(grad_x).sum()
     assert penalty.item() == pytest.approx(expected.item(), rel=1e-5)
-    names = [n for n in group.d_params if n.endswith(".w")]
-    for name, grad in zip(names, torch.autograd.grad(expected, [group.d_params[n] for n in names])):
-        torch.testing.assert_close(grads[name], grad, rtol=1e-4, atol=1e-7)
-    assert not any(n.endswith(".b") for n in grads)                # biases move no input gradient
+    names = list(group.d_params)
+    for name, grad in zip(names, torch.autograd.grad(expected, [group.d_params[n] for n in names],
+                                                     allow_unused=True, materialize_grads=True)):
+        torch.testing.assert_close(grads.get(name, torch.zeros_like(grad)), grad, rtol=1e-4, atol=1e-7)
+    # without minibatch features the biases move no input gradient; with them they do (through E)
+    assert any(n.endswith(".b") for n in grads) == bool(config.minibatch_kernels)
 
 
 def test_maxout_falls_back_to_autograd():
