@@ -21,7 +21,7 @@ from sims.checks import check_int
 from sims.mode_metrics import emd_to_modes, mean_and_se, mixture, mode_statistics
 from sims.pacgan import METHODS, TrainConfig, init_group, sample_group, train_branches
 
-__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "plan_tasks", "run_experiment", "method_means", "summary_rows",
+__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "plan_tasks", "worker_pool", "run_experiment", "method_means", "summary_rows",
            "paper_config", "training_multiply_adds", "paired_difference"]
 
 # Lin et al. (2018), Table 1: mean and standard error over 10 runs of (modes, % high quality, reverse KL).
@@ -144,6 +144,22 @@ def _init_worker(threads: int) -> None:
     libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
 
 
+_POOLS: dict = {}
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (see :func:`_init_worker`), kept for later experiments of this session.
+
+    Starting them costs seconds (each imports torch); a page that runs three experiments pays it once. They
+    exit with the interpreter.
+    """
+    pool = _POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                                     initializer=_init_worker, initargs=(1,))
+    return pool
+
+
 def run_experiment(methods: dict = METHODS, datasets=("ring", "grid"), seeds=range(5), *, n_samples: int = 2500,
                    sample_seed: int = 12345, workers: int = 1, progress: bool = False) -> Experiment:
     """Train and score every (method, data set) pair; ``workers`` > 1 runs tasks in parallel processes.
@@ -159,10 +175,9 @@ def run_experiment(methods: dict = METHODS, datasets=("ring", "grid"), seeds=ran
         results = [r for task in tasks for r in run_task(*task, n_samples, sample_seed, progress)]
         child_cpu = 0.0
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(1,)) as pool:
-            futures = [pool.submit(run_task, *task, n_samples, sample_seed, progress) for task in tasks]
-            results = [r for f in futures for r in f.result()]
+        pool = worker_pool(workers)
+        futures = [pool.submit(run_task, *task, n_samples, sample_seed, progress) for task in tasks]
+        results = [r for f in futures for r in f.result()]
         child_cpu = sum(r["cpu_s"] for r in results)
     out = Experiment()
     for key in {(r["name"], r["dataset"]) for r in results}:

@@ -8,7 +8,7 @@ import pytest
 
 from sims.pacgan import TrainConfig
 from sims.pacgan_experiment import (PAPER_TABLE1, method_means, paper_config, plan_tasks, run_experiment,
-                                    summary_rows, training_multiply_adds)
+                                    summary_rows, training_multiply_adds, worker_pool)
 
 TINY = TrainConfig(steps=4, batch=16, g_width=8, g_depth=2, d_width=8, fourier_features=2, chunk=2)
 TINY_METHODS = {"GAN": TINY, "PacGAN2": replace(TINY, pack=2)}
@@ -40,7 +40,9 @@ def test_seeds_split_among_workers_give_the_same_runs():
     methods = {"GAN": TINY}                                       # one task for two workers: its seeds are split
     assert [t[3] for t in plan_tasks(methods, ("grid",), [3, 4, 5], workers=2)] == [[3, 4], [5]]
     one = run_experiment(methods, ("grid",), seeds=[3, 4, 5], n_samples=30, workers=1)
+    pool = worker_pool(2)                                          # started once, kept for later experiments
     two = run_experiment(methods, ("grid",), seeds=[3, 4, 5], n_samples=30, workers=2)
+    assert worker_pool(2) is pool
     assert _records_key(one.records) == _records_key(two.records)
     assert np.allclose(one.samples["GAN", "grid"], two.samples["GAN", "grid"], atol=1e-5)
     assert np.allclose(one.losses["GAN", "grid"], two.losses["GAN", "grid"], atol=1e-5)
