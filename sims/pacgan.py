@@ -307,7 +307,7 @@ def train_branches(group: Group, step_counts, *, progress: bool = False, desc: s
 
 
 def _lr_factor(c: TrainConfig, steps: int, i: int) -> float:
-    """Learning rate of step ``i`` of ``steps`` over ``c.lr``: constant, then linear decay to 0 over the last ``decay``."""
+    """Learning rate of step ``i`` of ``steps``, over ``c.lr``: 1, then down to 0 over the last ``decay``."""
     return min(1.0, (steps - i) / max(c.decay * steps, 1))
 
 

@@ -220,15 +220,10 @@ def r1_backward_minibatch(params, cache, config, n_real: int, coef: float):
     bar_m = torch.bmm(bar, kernels)                                                     # d(penalty)/d(d_m)
     grad_w_o = (bar_m * q).view(n_members, n_real, n_kernels, -1).sum((1, 3))
     grads["dout0.w"] = torch.cat([bar.sum(1), grad_w_o], dim=1).unsqueeze(-1)
-    # second path: d_m depends on M through E
-    q_bar = _to_blocks(bar_m * w_o_flat, group, n_kernels)                              # (blocks, g, C)
-    sign = torch.sign(blocks.unsqueeze(2) - blocks.unsqueeze(1))                        # (blocks, k, j, C)
-    dist_bar = 2 * near * (sign * q_bar.unsqueeze(2)).sum(-1)                           # d(penalty)/d(dist)
-    m_bar = torch.ops.aten._cdist_backward((dist_bar + dist_bar.transpose(1, 2)).contiguous(), blocks, blocks,
-                                           1.0, dist)
-    m_bar = _from_blocks(m_bar, n_members, n_kernels)
-    grads["T0.w"] = torch.bmm(bar.transpose(1, 2), d_m) + torch.bmm(cache["h_last"][:, :n_real].transpose(1, 2), m_bar)
-    h_bar = torch.bmm(m_bar, kernels.transpose(1, 2))
+    m_bar = _distance_path(bar_m * w_o_flat, (blocks, dist, near), n_members, n_kernels)
+    grads["T0.w"] = (torch.bmm(bar.transpose(1, 2), d_m)
+                     + torch.bmm(cache["h_last"][:, :n_real].transpose(1, 2), m_bar))
+    h_bar = torch.bmm(m_bar, kernels.transpose(1, 2))                                   # down the forward pass
     for i in reversed(range(config.d_depth)):
         a_bar = _leaky_backward(h_bar, pre[i][:, :n_real])
         grads[f"d{i}.w"] = grads[f"d{i}.w"] + torch.bmm(acts[i][:, :n_real].transpose(1, 2), a_bar)
@@ -236,6 +231,18 @@ def r1_backward_minibatch(params, cache, config, n_real: int, coef: float):
         if i:
             h_bar = torch.bmm(a_bar, params[f"d{i}.w"].transpose(1, 2))
     return penalty, grads
+
+
+def _distance_path(q_bar, saved, n_members: int, n_kernels: int):
+    """d(penalty)/dM through E in Q_k = -2 sum_j E_kj s_kj, given d(penalty)/dQ ``q_bar`` (S, P, B * C)."""
+    blocks, dist, near = saved
+    q_bar = _to_blocks(q_bar, blocks.shape[1], n_kernels)                               # (blocks, g, C)
+    sign = torch.sign(blocks.unsqueeze(2) - blocks.unsqueeze(1))                        # (blocks, k, j, C)
+    dist_bar = 2 * near * (sign * q_bar.unsqueeze(2)).sum(-1)                           # d(penalty)/d(dist_kj)
+    # dist_kj moves with M_k and M_j: cdist's backward with the symmetrised weights gives both
+    m_bar = torch.ops.aten._cdist_backward((dist_bar + dist_bar.transpose(1, 2)).contiguous(), blocks, blocks,
+                                           1.0, dist)
+    return _from_blocks(m_bar, n_members, n_kernels)
 
 
 def _to_blocks(x, group: int, n_kernels: int):
