@@ -3,8 +3,8 @@
 One task trains all seeds of one (method, data set) pair as one batched group (``sims.pacgan``); methods
 that differ only in their number of steps share one task and their common prefix. With ``workers=2`` two
 tasks run side by side in separate processes, one thread each, which keeps both cores of a small machine
-busy without the synchronisation cost of two threads on small tensors; an experiment of fewer tasks than
-workers has its seeds split among tasks.
+busy without the synchronisation cost of two threads on small tensors; an experiment of fewer than two
+tasks per worker has its seeds split among tasks.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from sims.checks import check_int
 from sims.mode_metrics import emd_to_modes, mean_and_se, mixture, mode_statistics
 from sims.pacgan import METHODS, TrainConfig, init_group, sample_group, train_branches
 
-__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "plan_tasks", "worker_pool", "run_experiment", "method_means", "summary_rows",
-           "paper_config", "training_multiply_adds", "paired_difference"]
+__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "plan_tasks", "worker_pool", "run_experiment", "method_means",
+           "summary_rows", "paper_config", "training_multiply_adds", "paired_difference"]
 
 # Lin et al. (2018), Table 1: mean and standard error over 10 runs of (modes, % high quality, reverse KL).
 PAPER_TABLE1 = {
@@ -100,8 +100,9 @@ def plan_tasks(methods: dict, datasets, seeds, workers: int = 1) -> list:
     """The tasks of an experiment, costliest first: ``[(runs {name: steps}, config, dataset, seeds)]``.
 
     One task per configuration and data set, holding every method whose configuration differs only in its
-    number of steps; when there are fewer tasks than ``workers``, each task's seeds are split among several
-    tasks so that every worker has one (a seed's run does not depend on the group it is trained in).
+    number of steps; when there are fewer than two tasks per worker, each task's seeds are split among
+    several tasks, so that the workers can share the work evenly (a seed's run does not depend on the group
+    it is trained in, up to rounding).
     """
     grouped = {}
     for name, config in methods.items():
@@ -109,7 +110,7 @@ def plan_tasks(methods: dict, datasets, seeds, workers: int = 1) -> list:
             key = (replace(config, steps=1), dataset)
             grouped.setdefault(key, {})[name] = config.steps
     seeds = list(seeds)
-    parts = max(1, min(len(seeds), -(-workers // len(grouped))))          # ceil(workers / tasks), at most one per seed
+    parts = 1 if workers == 1 else max(1, min(len(seeds), -(-2 * workers // len(grouped))))   # one seed at least
     tasks = [(runs, replace(base, steps=max(runs.values())), dataset, chunk.tolist())
              for (base, dataset), runs in grouped.items() for chunk in np.array_split(seeds, parts)]
     return sorted(tasks, key=lambda t: -_task_cost(*t))

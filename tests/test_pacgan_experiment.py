@@ -38,7 +38,9 @@ def test_two_worker_processes_give_the_same_runs():
 @pytest.mark.slow
 def test_seeds_split_among_workers_give_the_same_runs():
     methods = {"GAN": TINY}                                       # one task for two workers: its seeds are split
-    assert [t[3] for t in plan_tasks(methods, ("grid",), [3, 4, 5], workers=2)] == [[3, 4], [5]]
+    assert [t[3] for t in plan_tasks(methods, ("grid",), [3, 4, 5], workers=2)] == [[3], [4], [5]]
+    assert [t[3] for t in plan_tasks(methods, ("grid",), range(8), workers=2)] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert [t[3] for t in plan_tasks(methods, ("grid",), [3, 4, 5], workers=1)] == [[3, 4, 5]]
     one = run_experiment(methods, ("grid",), seeds=[3, 4, 5], n_samples=30, workers=1)
     pool = worker_pool(2)                                          # started once, kept for later experiments
     two = run_experiment(methods, ("grid",), seeds=[3, 4, 5], n_samples=30, workers=2)
@@ -63,7 +65,8 @@ def test_runs_of_several_lengths_equal_separate_runs():
         alone = run_experiment({name: config}, ("ring",), seeds=[0, 1], n_samples=30)
         assert np.array_equal(together.samples[name, "ring"], alone.samples[name, "ring"])
         assert np.array_equal(together.losses[name, "ring"], alone.losses[name, "ring"])
-    assert [(r["method"], r["seed"]) for r in together.records] == [("short", 0), ("short", 1), ("long", 0), ("long", 1)]
+    order = [(r["method"], r["seed"]) for r in together.records]
+    assert order == [("short", 0), ("short", 1), ("long", 0), ("long", 1)]
 
 
 def test_summary_rows_put_the_paper_in_brackets():
