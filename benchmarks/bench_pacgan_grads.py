@@ -3,8 +3,8 @@
 Old: ``sims.pacgan.train_step`` (autograd) with a per-parameter Adam loop, as the chapter trained before.
 New: ``sims.pacgan_grads.fast_train_step`` (hand-written gradients) with fused Adam, the default of
 ``train_group``. Both train the same group (5 seeds on the grid, one thread, as each worker of the book's
-experiment) for the same steps, R1 steps included, alternately, twice each; the best CPU time of each is
-kept (the machine may be shared). Then the same after ``_init_worker``'s allocator setting, which the
+experiment) for the same steps, R1 steps included, alternately, three times each; the best CPU time of each
+is kept (the machine may be shared). Then the same after ``_init_worker``'s allocator setting, which the
 book's worker processes use. Finally the steps saved by sharing the prefix of the chapter's longer runs
 (counted, not timed). Run with `make bench` or `PYTHONPATH=. python benchmarks/bench_pacgan_grads.py`.
 """
@@ -19,7 +19,8 @@ from sims import pacgan, pacgan_grads
 from sims.pacgan import METHODS, init_group, train_group
 from sims.pacgan_experiment import _init_worker, plan_tasks
 
-STEPS = 40                                  # a multiple of r1_every; the book trains 1500
+STEPS = 60                                  # a multiple of r1_every; the book trains 1500
+REPEATS = 3
 SEEDS = list(range(5))
 
 
@@ -31,24 +32,22 @@ def old_group(config):
 
 
 def cpu_ms_per_step(make, step, config) -> float:
-    best = float("inf")
-    for _ in range(2):
-        group = make(config)
-        start = time.process_time()
-        train_group(group, step=step)
-        best = min(best, (time.process_time() - start) / config.steps * 1e3)
-    return best
+    group = make(config)
+    start = time.process_time()
+    train_group(group, step=step)
+    return (time.process_time() - start) / config.steps * 1e3
 
 
 def compare(label: str) -> dict:
-    print(f"{label}: CPU ms per step of {len(SEEDS)} seeds, best of 2")
+    print(f"{label}: CPU ms per step of {len(SEEDS)} seeds, best of {REPEATS} (old and new alternate)")
     out = {}
     for name in ("GAN", "PacGAN4", "minibatch disc."):
         config = replace(METHODS[name], steps=STEPS)
         train_group(init_group(replace(config, steps=4), ["grid"], [0]))            # warm-up
-        old = cpu_ms_per_step(old_group, pacgan.train_step, config)
-        new = cpu_ms_per_step(lambda c: init_group(c, ["grid"] * len(SEEDS), SEEDS),
-                              pacgan_grads.fast_train_step, config)
+        times = [(cpu_ms_per_step(old_group, pacgan.train_step, config),
+                  cpu_ms_per_step(lambda c: init_group(c, ["grid"] * len(SEEDS), SEEDS),
+                                  pacgan_grads.fast_train_step, config)) for _ in range(REPEATS)]
+        old, new = min(t[0] for t in times), min(t[1] for t in times)
         print(f"  {name:16s} old {old:6.1f}   new {new:6.1f}   speed-up {old / new:4.2f}x")
         out[name] = old, new
     return out
