@@ -25,7 +25,7 @@ import numpy as np
 from sims.checks import check_choice, check_int
 
 __all__ = ["HARMONIC_AMPLITUDES", "RENDERERS", "harmonic_wave", "chorale_paths", "chorale_to_midi",
-           "synthesize_harmonic", "find_soundfont", "render_fluidsynth", "render_chorale",
+           "synthesize_harmonic", "synthesize_notes", "find_soundfont", "render_fluidsynth", "render_chorale",
            "iter_rendered_chorales", "MIDI_EXTENSIONS", "render_midi_file"]
 
 HARMONIC_AMPLITUDES = tuple(1.0 / k for k in range(1, 7))  # six partials falling 6 dB per octave, like a reed
@@ -111,28 +111,42 @@ def chorale_to_midi(path, *, program: int = ORGAN_PROGRAM):
 
 
 def synthesize_harmonic(midi, fs: int) -> np.ndarray:
-    """``midi.synthesize(fs, wave=harmonic_wave)``, peak 1, fewer sines.
+    """``midi.synthesize(fs, wave=harmonic_wave)``, peak 1, fewer sines: float64 audio ``(samples,)``.
 
-    Returns float64 audio ``(samples,)``. In pretty_midi every note
-    restarts its phase at zero and decays as exp(-t / 1 s), so all notes
-    of one pitch are prefixes of one decaying waveform: it is computed
-    once per pitch (and cached), each note adds a slice of it, and only
-    its last 0.1 s (the fade-out, which depends on its length) is done
-    per note.
+    The notes of every non-drum instrument, in order, go to :func:`synthesize_notes`; the length is
+    pretty_midi's, one second past the latest instrument's end.
     """
     check_int(fs, "fs", low=1)
     voices = [inst for inst in midi.instruments if not inst.is_drum]
-    ends = [int(fs * (voice.get_end_time() + 1)) for voice in voices]
-    out = np.zeros(max(ends, default=0))
+    notes = np.array([(n.start, n.end, n.pitch) for v in voices for n in v.notes], dtype=np.float64).reshape(-1, 3)
+    velocities = np.array([n.velocity for v in voices for n in v.notes], dtype=np.float64)
+    n_samples = max((int(fs * (voice.get_end_time() + 1)) for voice in voices), default=0)
+    return synthesize_notes(notes, fs, velocities=velocities, n_samples=n_samples)
+
+
+def synthesize_notes(notes, fs: int, *, velocities=None, n_samples: int | None = None) -> np.ndarray:
+    """Render ``notes`` (n, 3) rows (start s, end s, MIDI pitch) as pretty_midi would, peak 1: float64 ``(samples,)``.
+
+    ``velocities`` (n,) default to ``VELOCITY``, ``n_samples`` to one second past the last note's end. In
+    pretty_midi every note restarts its phase at zero and decays as exp(-t / 1 s), so all notes of one
+    pitch are prefixes of one decaying waveform: it is computed once per pitch (and cached), each note adds
+    a slice of it, and only its last 0.1 s (the fade-out, which depends on its length) is done per note.
+    """
+    check_int(fs, "fs", low=1)
+    notes = np.asarray(notes, dtype=np.float64).reshape(-1, 3)
+    velocities = np.full(len(notes), float(VELOCITY)) if velocities is None else np.asarray(velocities, np.float64)
+    if n_samples is None:
+        n_samples = int(fs * (notes[:, 1].max() + 1)) if len(notes) else 0
+    out = np.zeros(n_samples)
     fade_len = int(0.1 * fs)
     fade_out = np.linspace(1, 0, fade_len)
-    for note in (note for voice in voices for note in voice.notes):
+    for (start_s, end_s, pitch), velocity in zip(notes.tolist(), velocities.tolist()):
         # sample indices rounded exactly as pretty_midi rounds them
-        start, end = int(fs * note.start), int(fs * note.end)
+        start, end = int(fs * start_s), int(fs * end_s)
         if end <= start:
             continue
-        tone = _decaying_tone(fs, note.pitch, _bucket(end - start))
-        segment = note.velocity * tone[: end - start]
+        tone = _decaying_tone(fs, int(pitch), _bucket(end - start))
+        segment = velocity * tone[: end - start]
         if segment.size > fade_len:
             segment[-fade_len:] *= fade_out
         else:
@@ -186,11 +200,18 @@ def render_fluidsynth(midi, fs: int, soundfont=None) -> np.ndarray:
 
 
 def render_chorale(path, fs: int, renderer: str = "harmonic", soundfont=None) -> np.ndarray:
-    """One chorale as mono float32 audio at ``fs`` Hz, peak 1."""
+    """One chorale as mono float32 audio at ``fs`` Hz, peak 1.
+
+    The harmonic renderer reads the notes from the parsed-notes cache (``musicgan.scores.chorale_notes``,
+    parsing the score once if it is not there yet): parsing MusicXML costs three times the synthesis.
+    """
     check_choice(renderer, "renderer", RENDERERS)
-    midi = chorale_to_midi(path)
-    audio = synthesize_harmonic(midi, fs) if renderer == "harmonic" else render_fluidsynth(midi, fs, soundfont)
-    return audio.astype(np.float32)
+    if renderer == "harmonic":
+        from musicgan.scores import chorale_notes
+
+        name = Path(path).name
+        return synthesize_notes(chorale_notes([name], workers=1)[name], fs).astype(np.float32)
+    return render_fluidsynth(chorale_to_midi(path), fs, soundfont).astype(np.float32)
 
 
 MIDI_EXTENSIONS = frozenset({".mid", ".midi", ".kar", ".smf"})
@@ -235,20 +256,34 @@ def _render_named(job) -> tuple[str, np.ndarray]:
     return Path(path).name, render_chorale(path, fs, renderer, soundfont)
 
 
+def _synthesize_named(job) -> tuple[str, np.ndarray]:
+    name, notes, fs = job
+    return name, synthesize_notes(notes, fs).astype(np.float32)
+
+
 def iter_rendered_chorales(fs: int, renderer: str = "harmonic", soundfont=None, *, paths=None,
                            workers: int = 2) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(file name, mono float32 audio)`` for each chorale, in file-name order.
 
-    With ``workers > 1`` the chorales are parsed and rendered in that many processes (parsing the MusicXML
-    is most of the cost); the order, and so the data set, does not depend on ``workers``.
+    With ``workers > 1`` the chorales are rendered in that many processes; the order, and so the data set,
+    does not depend on ``workers``. The harmonic renderer synthesises from the notes of
+    ``musicgan.scores.chorale_notes``, which parses each score once (in ``workers`` processes) and caches
+    its notes in the data folder, so every later set (another mel resolution) skips the parsing.
     """
     check_choice(renderer, "renderer", RENDERERS)
     check_int(workers, "workers", low=1)
-    jobs = [(str(p), fs, renderer, None if soundfont is None else str(soundfont))
-            for p in (chorale_paths() if paths is None else paths)]
+    paths = chorale_paths() if paths is None else [Path(p) for p in paths]
+    if renderer == "harmonic":
+        from musicgan.scores import chorale_notes
+
+        notes = chorale_notes([p.name for p in paths], workers=workers)
+        jobs, work = [(p.name, notes[p.name], fs) for p in paths], _synthesize_named
+    else:
+        jobs = [(str(p), fs, renderer, None if soundfont is None else str(soundfont)) for p in paths]
+        work = _render_named
     if workers == 1 or len(jobs) < 2:
-        yield from map(_render_named, jobs)
+        yield from map(work, jobs)
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with multiprocessing.get_context(method).Pool(workers) as pool:
-        yield from pool.imap(_render_named, jobs, chunksize=2)
+        yield from pool.imap(work, jobs, chunksize=2)

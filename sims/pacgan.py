@@ -16,6 +16,7 @@ discriminator's loss carries the R1 penalty of Mescheder et al. (2018) on real p
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 from dataclasses import asdict, dataclass, replace
 
@@ -26,8 +27,8 @@ import torch.nn.functional as F
 from sims.checks import check_int, check_positive
 from sims.mode_metrics import mixture
 
-__all__ = ["TrainConfig", "METHODS", "Group", "init_group", "generate", "discriminate", "train_group",
-           "sample_group"]
+__all__ = ["TrainConfig", "METHODS", "Group", "init_group", "generate", "discriminate", "train_step", "train_group",
+           "train_branches", "sample_group"]
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def init_group(config: TrainConfig, datasets, seeds) -> Group:
         p.requires_grad_(True)
     optimizer = torch.optim.Adam([{"params": list(g_params.values()), "scale": 1.0},
                                   {"params": list(d_params.values()), "scale": c.d_lr_scale}],
-                                 lr=c.lr, betas=(c.beta1, c.beta2))
+                                 lr=c.lr, betas=(c.beta1, c.beta2), fused=True)   # speed only; see set_grads
     # the grid spans +-4 and the ring +-1; both nets work in units of the data's RMS, as with normalised data
     scales = torch.tensor([np.sqrt(np.mean(m.means ** 2) + m.std ** 2) for m in mixtures],
                           dtype=torch.float32).view(-1, 1, 1)
@@ -244,10 +245,16 @@ def train_step(group: Group, z, real, penalise: bool = True):
     g_list = list(group.g_params.values())
     grads_d = torch.autograd.grad(loss_d, d_list, retain_graph=True)
     grads_g = torch.autograd.grad(loss_g, g_list)
-    for p, grad in zip(d_list + g_list, grads_d + grads_g):
-        p.grad = grad
+    set_grads(d_list + g_list, grads_d + grads_g)
     group.optimizer.step()
     return loss_d.item() / z.shape[0], loss_g.item() / z.shape[0]
+
+
+def set_grads(params, grads) -> None:
+    """Hand the optimiser its gradients, contiguous: torch 2.13's fused CPU Adam misreads strided ones
+    (autograd's weight gradients under R1 are transposed views), a test checks the update against plain Adam."""
+    for p, grad in zip(params, grads):
+        p.grad = grad.contiguous()
 
 
 def r1_penalty(grad_x):
@@ -255,20 +262,67 @@ def r1_penalty(grad_x):
     return grad_x.square().sum(-1).mean(1)
 
 
-def train_group(group: Group, *, progress: bool = False, desc: str = "training") -> np.ndarray:
-    """Run ``config.steps`` steps; return the mean losses per step, shape (steps, 2) = (loss_D, loss_G)."""
-    from tqdm.auto import trange
+def train_group(group: Group, *, progress: bool = False, desc: str = "training", step=None) -> np.ndarray:
+    """Run ``config.steps`` steps; return the mean losses per step, shape (steps, 2) = (loss_D, loss_G).
+
+    ``step`` is the update function, by default ``sims.pacgan_grads.fast_train_step`` (hand-written
+    gradients, tested equal to :func:`train_step`) where it supports the configuration, else :func:`train_step`.
+    """
+    return train_branches(group, [group.config.steps], progress=progress, desc=desc, step=step)[0][1]
+
+
+def train_branches(group: Group, step_counts, *, progress: bool = False, desc: str = "training",
+                   step=None) -> list:
+    """Train ``group`` for each number of steps in ``step_counts``; return ``[(group, losses)]`` in that order.
+
+    Runs that differ only in length share their learning rate until the shorter one starts to decay, and
+    draw the same noise and data, so up to there they are one run: the longest trains ``group`` itself,
+    and each shorter one is a copy taken where its schedule leaves the longest's, trained on from there.
+    The results are those of separate runs (tested), at the cost of the longest plus the shorter ones' tails.
+    """
+    from tqdm.auto import tqdm
+
+    from sims import pacgan_grads
 
     c = group.config
-    losses = np.empty((c.steps, 2))
-    for step in trange(c.steps, disable=not progress, desc=desc):
-        for group_ in group.optimizer.param_groups:
-            group_["lr"] = group_["scale"] * c.lr * min(1.0, (c.steps - step) / max(c.decay * c.steps, 1))
-        if step % c.chunk == 0:
-            zs, reals = _draw_chunk(group)
-        losses[step] = train_step(group, zs[step % c.chunk], reals[step % c.chunk],
-                                  penalise=step % c.r1_every == 0)
-    return losses
+    counts = [check_int(n, "steps", low=1) for n in step_counts]
+    longest = max(counts)
+    if step is None:
+        step = pacgan_grads.fast_train_step if pacgan_grads.supports(c) else train_step
+    fork_at = {n: next((i for i in range(n) if _lr_factor(c, n, i) != _lr_factor(c, longest, i)), n)
+               for n in set(counts) - {longest}}
+    bar = tqdm(total=longest + sum(n - i for n, i in fork_at.items()), disable=not progress, desc=desc)
+    losses, forks, chunk = np.empty((longest, 2)), {}, None
+    for i in range(longest):
+        for n in (n for n, at in fork_at.items() if at == i):
+            forks[n] = (copy.deepcopy(group), chunk, losses[:i].copy())
+        chunk = _run_steps(group, step, longest, range(i, i + 1), losses, chunk, bar)
+    runs = {longest: (group, losses)}
+    for n, (fork, fork_chunk, prefix) in forks.items():
+        fork.config = replace(c, steps=n)
+        runs[n] = (fork, np.concatenate([prefix, np.empty((n - len(prefix), 2))]))
+        _run_steps(fork, step, n, range(fork_at[n], n), runs[n][1], fork_chunk, bar)
+    bar.close()
+    return [runs[n] for n in counts]
+
+
+def _lr_factor(c: TrainConfig, steps: int, i: int) -> float:
+    """Learning rate of step ``i`` of ``steps``, over ``c.lr``: 1, then down to 0 over the last ``decay``."""
+    return min(1.0, (steps - i) / max(c.decay * steps, 1))
+
+
+def _run_steps(group: Group, step, steps: int, indices: range, losses, chunk, bar):
+    """Steps ``indices`` of a run of ``steps`` steps; ``chunk`` is the (noise, data) chunk drawn last, returned."""
+    c = group.config
+    for i in indices:
+        for param_group in group.optimizer.param_groups:
+            param_group["lr"] = param_group["scale"] * c.lr * _lr_factor(c, steps, i)
+        if i % c.chunk == 0:
+            chunk = _draw_chunk(group)
+        zs, reals = chunk
+        losses[i] = step(group, zs[i % c.chunk], reals[i % c.chunk], penalise=i % c.r1_every == 0)
+        bar.update()
+    return chunk
 
 
 @torch.no_grad()

@@ -1,14 +1,17 @@
 """PacGAN's Table 1 experiment: every method on the ring and the grid for several seeds, with its metrics.
 
-One task trains all seeds of one (method, data set) pair as one batched group (``sims.pacgan``); with
-``workers=2`` two tasks run side by side in separate processes, one thread each, which keeps both cores
-of a small machine busy without the synchronisation cost of two threads on small tensors.
+One task trains all seeds of one (method, data set) pair as one batched group (``sims.pacgan``); methods
+that differ only in their number of steps share one task and their common prefix. With ``workers=2`` two
+tasks run side by side in separate processes, one thread each, which keeps both cores of a small machine
+busy without the synchronisation cost of two threads on small tensors; an experiment of fewer than two
+tasks per worker has its seeds split among tasks.
 """
 from __future__ import annotations
 
+import ctypes
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -16,10 +19,10 @@ import torch
 
 from sims.checks import check_int
 from sims.mode_metrics import emd_to_modes, mean_and_se, mixture, mode_statistics
-from sims.pacgan import METHODS, TrainConfig, init_group, sample_group, train_group
+from sims.pacgan import METHODS, TrainConfig, init_group, sample_group, train_branches
 
-__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "run_experiment", "method_means", "summary_rows",
-           "paper_config", "training_multiply_adds", "paired_difference"]
+__all__ = ["PAPER_TABLE1", "Experiment", "run_task", "plan_tasks", "worker_pool", "run_experiment", "method_means",
+           "summary_rows", "paper_config", "training_multiply_adds", "paired_difference"]
 
 # Lin et al. (2018), Table 1: mean and standard error over 10 runs of (modes, % high quality, reverse KL).
 PAPER_TABLE1 = {
@@ -33,6 +36,7 @@ PAPER_TABLE1 = {
     ("PacGAN4", "grid"): ((24.8, 0.2), (93.6, 0.6), (0.04, 0.01)),
 }
 METRICS = ("modes", "hq_percent", "reverse_kl", "emd")
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3       # glibc's mallopt parameters (malloc.h)
 
 
 def paper_config(pack: int) -> TrainConfig:
@@ -71,52 +75,119 @@ class Experiment:
     cpu_s: float = 0.0
 
 
-def run_task(name: str, config: TrainConfig, dataset: str, seeds, n_samples: int, sample_seed: int,
-             progress: bool = False, threads: int | None = None) -> dict:
-    """Train all ``seeds`` of one method on one data set as one group; return samples, losses and CPU time."""
+def run_task(runs: dict, config: TrainConfig, dataset: str, seeds, n_samples: int, sample_seed: int,
+             progress: bool = False, threads: int | None = None) -> list:
+    """Train ``seeds`` of the runs ``{name: steps}`` of one configuration on one data set as one group.
+
+    Runs that differ only in their number of steps share their common prefix (``train_branches``).
+    Returns, for each run, a dict of its name, data set, seeds, samples (seeds, n_samples, 2), mean losses
+    per step and the task's CPU seconds (on the first run only, so that they add up).
+    """
     if threads is not None:
         torch.set_num_threads(threads)
     start = time.process_time()
     group = init_group(config, [dataset] * len(seeds), list(seeds))
-    losses = train_group(group, progress=progress, desc=f"{name} {dataset}")
-    samples = sample_group(group, n_samples, seed=sample_seed)
-    return {"name": name, "dataset": dataset, "samples": samples, "losses": losses,
-            "cpu_s": time.process_time() - start}
+    trained = train_branches(group, list(runs.values()), progress=progress, desc=f"{'/'.join(runs)} {dataset}")
+    out = [{"name": name, "dataset": dataset, "seeds": list(seeds), "losses": losses,
+            "samples": sample_group(run, n_samples, seed=sample_seed)}
+           for name, (run, losses) in zip(runs, trained)]
+    for i, result in enumerate(out):
+        result["cpu_s"] = time.process_time() - start if i == 0 else 0.0
+    return out
 
 
-def _evaluate(task: dict, seeds) -> list:
-    mix = mixture(task["dataset"])
-    rows = []
-    for seed, samples in zip(seeds, task["samples"]):
-        stats = mode_statistics(samples, mix)
-        rows.append({"method": task["name"], "dataset": task["dataset"], "seed": seed, **stats,
-                     "emd": emd_to_modes(samples, mix)})
-    return rows
+def plan_tasks(methods: dict, datasets, seeds, workers: int = 1) -> list:
+    """The tasks of an experiment, costliest first: ``[(runs {name: steps}, config, dataset, seeds)]``.
+
+    One task per configuration and data set, holding every method whose configuration differs only in its
+    number of steps; when there are fewer than two tasks per worker, each task's seeds are split among
+    several tasks, so that the workers can share the work evenly (a seed's run does not depend on the group
+    it is trained in, up to rounding).
+    """
+    grouped = {}
+    for name, config in methods.items():
+        for dataset in datasets:
+            key = (replace(config, steps=1), dataset)
+            grouped.setdefault(key, {})[name] = config.steps
+    seeds = list(seeds)
+    parts = 1 if workers == 1 else max(1, min(len(seeds), -(-2 * workers // len(grouped))))   # one seed at least
+    tasks = [(runs, replace(base, steps=max(runs.values())), dataset, chunk.tolist())
+             for (base, dataset), runs in grouped.items() for chunk in np.array_split(seeds, parts)]
+    return sorted(tasks, key=lambda t: -_task_cost(*t))
+
+
+def _task_cost(runs: dict, config: TrainConfig, dataset: str, seeds) -> float:
+    """Relative cost, for ordering: multiply-adds of every step trained, minibatch features counted double."""
+    steps = max(runs.values()) + sum(n - int(n * (1 - config.decay)) for n in runs.values() if n < config.steps)
+    per_step = training_multiply_adds(replace(config, steps=1))
+    return steps * per_step * len(seeds) * (2 if config.minibatch_kernels else 1)
+
+
+def _evaluate(result: dict) -> list:
+    mix = mixture(result["dataset"])
+    return [{"method": result["name"], "dataset": result["dataset"], "seed": seed, **mode_statistics(samples, mix),
+             "emd": emd_to_modes(samples, mix)} for seed, samples in zip(result["seeds"], result["samples"])]
+
+
+def _init_worker(threads: int) -> None:
+    """A worker process: ``threads`` torch threads, and freed memory kept for reuse (speed only).
+
+    Each training step frees and allocates the same large activations; by default glibc returns them to
+    the system and every new one costs page faults (about a fifth of a step's time, measured). A no-op
+    where there is no glibc.
+    """
+    torch.set_num_threads(threads)
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+
+
+_POOLS: dict = {}
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (see :func:`_init_worker`), kept for later experiments of this session.
+
+    Starting them costs seconds (each imports torch); a page that runs three experiments pays it once. They
+    exit with the interpreter.
+    """
+    pool = _POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        pool = _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                                     initializer=_init_worker, initargs=(1,))
+    return pool
 
 
 def run_experiment(methods: dict = METHODS, datasets=("ring", "grid"), seeds=range(5), *, n_samples: int = 2500,
                    sample_seed: int = 12345, workers: int = 1, progress: bool = False) -> Experiment:
-    """Train and score every (method, data set) pair; ``workers`` > 1 runs tasks in parallel processes."""
+    """Train and score every (method, data set) pair; ``workers`` > 1 runs tasks in parallel processes.
+
+    The tasks are those of :func:`plan_tasks`; records, samples (seeds in the order given) and the mean
+    losses per step over all seeds do not depend on ``workers``.
+    """
     workers = check_int(workers, "workers", low=1)
     seeds = [check_int(s, "seed", low=0) for s in seeds]
-    # slowest tasks first (minibatch features, then large packs), so that none starts last
-    tasks = sorted(((n, c, d) for n, c in methods.items() for d in datasets),
-                   key=lambda t: (-t[1].minibatch_kernels, -t[1].pack))
+    tasks = plan_tasks(methods, datasets, seeds, workers)
     wall, cpu = time.perf_counter(), time.process_time()
     if workers == 1:
-        results = [run_task(n, c, d, seeds, n_samples, sample_seed, progress) for n, c, d in tasks]
+        results = [r for task in tasks for r in run_task(*task, n_samples, sample_seed, progress)]
         child_cpu = 0.0
     else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_task, n, c, d, seeds, n_samples, sample_seed, progress, 1)
-                       for n, c, d in tasks]
-            results = [f.result() for f in futures]
+        pool = worker_pool(workers)
+        futures = [pool.submit(run_task, *task, n_samples, sample_seed, progress) for task in tasks]
+        results = [r for f in futures for r in f.result()]
         child_cpu = sum(r["cpu_s"] for r in results)
     out = Experiment()
-    for task in results:
-        out.records += _evaluate(task, seeds)
-        out.samples[task["name"], task["dataset"]] = task["samples"]
-        out.losses[task["name"], task["dataset"]] = task["losses"]
+    for key in {(r["name"], r["dataset"]) for r in results}:
+        parts = sorted((r for r in results if (r["name"], r["dataset"]) == key), key=lambda r: r["seeds"][0])
+        out.records += [row for r in parts for row in _evaluate(r)]
+        out.samples[key] = np.concatenate([r["samples"] for r in parts])
+        out.losses[key] = sum(r["losses"] * len(r["seeds"]) for r in parts) / len(seeds)
+    out.records.sort(key=lambda r: (list(methods).index(r["method"]), list(datasets).index(r["dataset"]),
+                                    seeds.index(r["seed"])))
     out.wall_s = time.perf_counter() - wall
     out.cpu_s = time.process_time() - cpu + child_cpu
     return out

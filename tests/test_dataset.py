@@ -32,6 +32,24 @@ def test_vectorised_synthesis_equals_pretty_midi(two_chorales):
     assert np.abs(ours).max() == pytest.approx(1.0)
 
 
+def test_rendering_from_the_notes_cache_equals_rendering_the_score(two_chorales, tmp_path, monkeypatch):
+    monkeypatch.setenv("MUSICGAN_DATA_DIR", str(tmp_path))
+    expected = {p.name: chorales.synthesize_harmonic(chorales.chorale_to_midi(p), 16000).astype(np.float32)
+                for p in two_chorales}
+    rendered = dict(chorales.iter_rendered_chorales(16000, paths=two_chorales, workers=1))
+    assert list(rendered) == [p.name for p in two_chorales] and len(list(tmp_path.glob("chorale-notes-*.npz"))) == 1
+    for name, audio in rendered.items():
+        np.testing.assert_array_equal(audio, expected[name])          # the same samples, bit for bit
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the score was parsed again")
+
+    monkeypatch.setattr(chorales, "chorale_to_midi", no_parsing)      # later renderings read the cache
+    np.testing.assert_array_equal(chorales.render_chorale(two_chorales[1], 16000), expected[two_chorales[1].name])
+    again = dict(chorales.iter_rendered_chorales(16000, paths=two_chorales, workers=2))
+    np.testing.assert_array_equal(again[two_chorales[0].name], expected[two_chorales[0].name])
+
+
 def test_notes_match_music21_strip_ties_and_tempo(two_chorales):
     from music21 import converter
 

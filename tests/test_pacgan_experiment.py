@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from sims.pacgan import TrainConfig
-from sims.pacgan_experiment import (PAPER_TABLE1, method_means, paper_config, run_experiment, summary_rows,
-                                    training_multiply_adds)
+from sims.pacgan_experiment import (PAPER_TABLE1, method_means, paper_config, plan_tasks, run_experiment,
+                                    summary_rows, training_multiply_adds, worker_pool)
 
 TINY = TrainConfig(steps=4, batch=16, g_width=8, g_depth=2, d_width=8, fourier_features=2, chunk=2)
 TINY_METHODS = {"GAN": TINY, "PacGAN2": replace(TINY, pack=2)}
@@ -33,6 +33,40 @@ def test_two_worker_processes_give_the_same_runs():
     one = run_experiment(TINY_METHODS, ("ring",), seeds=[3, 4], n_samples=30, workers=1)
     two = run_experiment(TINY_METHODS, ("ring",), seeds=[3, 4], n_samples=30, workers=2)
     assert _records_key(one.records) == _records_key(two.records)
+
+
+@pytest.mark.slow
+def test_seeds_split_among_workers_give_the_same_runs():
+    methods = {"GAN": TINY}                                       # one task for two workers: its seeds are split
+    assert [t[3] for t in plan_tasks(methods, ("grid",), [3, 4, 5], workers=2)] == [[3], [4], [5]]
+    assert [t[3] for t in plan_tasks(methods, ("grid",), range(8), workers=2)] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert [t[3] for t in plan_tasks(methods, ("grid",), [3, 4, 5], workers=1)] == [[3, 4, 5]]
+    one = run_experiment(methods, ("grid",), seeds=[3, 4, 5], n_samples=30, workers=1)
+    pool = worker_pool(2)                                          # started once, kept for later experiments
+    two = run_experiment(methods, ("grid",), seeds=[3, 4, 5], n_samples=30, workers=2)
+    assert worker_pool(2) is pool
+    assert _records_key(one.records) == _records_key(two.records)
+    assert np.allclose(one.samples["GAN", "grid"], two.samples["GAN", "grid"], atol=1e-5)
+    assert np.allclose(one.losses["GAN", "grid"], two.losses["GAN", "grid"], atol=1e-5)
+
+
+def test_plan_merges_runs_that_differ_in_length_only():
+    methods = {"A": TINY, "A, 2x": replace(TINY, steps=8), "B": replace(TINY, pack=2)}
+    tasks = plan_tasks(methods, ("ring", "grid"), [0, 1], workers=2)
+    assert len(tasks) == 4 and all(seeds == [0, 1] for *_, seeds in tasks)
+    assert tasks[0][0] == {"A": 4, "A, 2x": 8} and tasks[0][1].steps == 8    # the costliest first
+    assert {t[0]["B"] for t in tasks if "B" in t[0]} == {4}
+
+
+def test_runs_of_several_lengths_equal_separate_runs():
+    methods = {"short": TINY, "long": replace(TINY, steps=9)}
+    together = run_experiment(methods, ("ring",), seeds=[0, 1], n_samples=30)
+    for name, config in methods.items():
+        alone = run_experiment({name: config}, ("ring",), seeds=[0, 1], n_samples=30)
+        assert np.array_equal(together.samples[name, "ring"], alone.samples[name, "ring"])
+        assert np.array_equal(together.losses[name, "ring"], alone.losses[name, "ring"])
+    order = [(r["method"], r["seed"]) for r in together.records]
+    assert order == [("short", 0), ("short", 1), ("long", 0), ("long", 1)]
 
 
 def test_summary_rows_put_the_paper_in_brackets():
