@@ -26,7 +26,7 @@ import math
 import torch
 from torch import nn
 
-from musicgan.note_synth import START_LOG_ACTIVATION, SYNTH_NOTES, NoteSynth
+from musicgan.note_synth import N_NOISE, START_LOG_ACTIVATION, SYNTH_NOTES, NoteSynth
 from sims.checks import check_choice, check_int
 
 OUTPUTS = ("mel", "notes")
@@ -92,7 +92,7 @@ class ConvSeqGenerator(nn.Module):
     def __init__(self, latent_dim: int, n_mels: int, n_frames: int, channels: int = 16, output: str = "notes"):
         super().__init__()
         check_choice(output, "output", OUTPUTS)
-        rows = len(SYNTH_NOTES) if output == "notes" else n_mels
+        rows = len(SYNTH_NOTES) + N_NOISE if output == "notes" else n_mels
         if rows % 16:
             raise ValueError(f"ConvSeqGenerator needs rows (mel bands or notes) divisible by 16, got {rows}")
         self.latent_dim, self.output, self.rows0 = latent_dim, output, rows // 16
@@ -109,7 +109,7 @@ class ConvSeqGenerator(nn.Module):
                 layers += [nn.LeakyReLU(0.2), PixelNorm()]
             width = out
         self.upsample = nn.Sequential(*layers)
-        self.synth = NoteSynth(n_mels, rows) if output == "notes" else None
+        self.synth = NoteSynth(n_mels) if output == "notes" else None
         if self.synth is not None:           # all 48 notes equally loud at the start is a dense cluster
             nn.init.constant_(layers[-1].bias, START_LOG_ACTIVATION)
 
@@ -147,7 +147,7 @@ class RecurrentGenerator(nn.Module):
         self.initial_state = nn.Linear(latent_dim, n_states * layers * hidden)
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = rnn(latent_dim * (2 if clip_code else 1), hidden, num_layers=layers, batch_first=True)
-        self.to_frame = nn.Linear(hidden, len(SYNTH_NOTES) if output == "notes" else n_mels)
+        self.to_frame = nn.Linear(hidden, len(SYNTH_NOTES) + N_NOISE if output == "notes" else n_mels)
         self.synth = NoteSynth(n_mels) if output == "notes" else None
         if self.synth is not None:
             nn.init.constant_(self.to_frame.bias, START_LOG_ACTIVATION)

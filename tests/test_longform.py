@@ -15,7 +15,7 @@ from musicgan.continuity import join_jump_ratio
 from musicgan.dataset import Normalizer
 from musicgan.mel import MEL_PRESETS
 from musicgan.models import ConvSeqGenerator, RecurrentGenerator, build_generator
-from musicgan.note_synth import SYNTH_NOTES, NoteSynth
+from musicgan.note_synth import N_NOISE, SYNTH_NOTES, NoteSynth
 from musicgan.notes import NOTE_RANGE, fit_activations
 from musicgan.pieces import PieceCrops, piece_sequences
 from musicgan.runs import frames_for_seconds, generate, load_for_sampling
@@ -25,8 +25,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CFG = MEL_PRESETS["pitch256"]
 
 
-def _synth(n_notes=len(SYNTH_NOTES)):
-    synth = NoteSynth(CFG.n_mels, n_notes)
+def _synth():
+    synth = NoteSynth(CFG.n_mels)
     normalizer = Normalizer(np.full(CFG.n_mels, -20.0), np.full(CFG.n_mels, 15.0))
     synth.set_rendering(CFG, normalizer)
     return synth, normalizer
@@ -35,18 +35,28 @@ def _synth(n_notes=len(SYNTH_NOTES)):
 def test_note_synth_plays_the_note_it_is_given():
     synth, normalizer = _synth()
     for midi in (43, 60, 77):
-        u = torch.full((1, len(SYNTH_NOTES), 4), -30.0)
+        u = torch.full((1, len(SYNTH_NOTES) + N_NOISE, 4), -30.0)
         u[0, list(SYNTH_NOTES).index(midi)] = 0.0
         mel_db = normalizer.denormalize(synth(u)[:, 0].detach().numpy())
         h, _ = fit_activations(mel_db, CFG)
         assert NOTE_RANGE[int(h[0, :, 0].argmax())] == midi
 
 
+def test_note_synth_noise_bands_fill_their_own_bands():
+    synth, normalizer = _synth()
+    u = torch.full((1, len(SYNTH_NOTES) + N_NOISE, 1), -40.0)
+    u[0, len(SYNTH_NOTES) + 3] = 20.0                      # the fourth noise band, loud
+    mel = synth(u)[0, 0, :, 0].detach()
+    group = CFG.n_mels // N_NOISE
+    inside = mel[3 * group:4 * group]
+    assert inside.min() > mel[:3 * group].max() and inside.min() > mel[4 * group:].max()
+
+
 def test_note_synth_refuses_to_run_without_templates_and_stays_in_range():
     with pytest.raises(ValueError, match="set_rendering"):
-        NoteSynth(CFG.n_mels)(torch.zeros(1, len(SYNTH_NOTES), 2))
+        NoteSynth(CFG.n_mels)(torch.zeros(1, len(SYNTH_NOTES) + N_NOISE, 2))
     synth, _ = _synth()
-    u = torch.randn(2, len(SYNTH_NOTES), 8, requires_grad=True) * 10
+    u = torch.randn(2, len(SYNTH_NOTES) + N_NOISE, 8, requires_grad=True) * 10
     x = synth(u)
     assert x.shape == (2, 1, CFG.n_mels, 8) and x.abs().max() <= 1
     x.sum().backward()
