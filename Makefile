@@ -90,6 +90,7 @@ MUSIC_REF ?= reference/music_gan
 MUSIC_MEL ?= pitch256
 MUSIC_FAMILIES ?= conv lstm
 MUSIC_SEEDS ?= 0 1 2
+MUSIC_STEPS ?= 3000
 MUSIC_JOBS ?= 2
 MUSIC_SET ?=
 MUSIC_SET_conv ?=
@@ -104,11 +105,11 @@ music: venv
 	mkdir -p $(MUSIC_REF)
 	$(PY) -c "from musicgan.dataset import ensure_default_dataset as e; from musicgan.mel import MEL_PRESETS as P; \
 	  print(e(P['$(MUSIC_MEL)'], progress=True))"
-	for g in $(MUSIC_FAMILIES); do for s in $(MUSIC_SEEDS); do echo "$$g $$s"; done; done | \
+	for s in $(MUSIC_SEEDS); do for g in $(MUSIC_FAMILIES); do echo "$$g $$s"; done; done | \
 	  xargs -P $(MUSIC_JOBS) -L 1 bash -c 'g=$$0; s=$$1; out=$(MUSIC_REF)/$$g-s$$s; rm -rf $$out $$out.log; \
 	    case $$g in conv) extra="$(MUSIC_SET_conv)";; lstm) extra="$(MUSIC_SET_lstm)";; *) extra="";; esac; \
 	    OMP_NUM_THREADS=1 $(PY) -m musicgan train --config cpu --set model.generator=$$g --set train.seed=$$s \
-	      --set data.mel=$(MUSIC_MEL) --set train.progress=false $$extra $(MUSIC_SET) --out $$out > $$out.log 2>&1 \
+	      --set train.steps=$(MUSIC_STEPS) --set data.mel=$(MUSIC_MEL) --set train.progress=false $$extra $(MUSIC_SET) --out $$out > $$out.log 2>&1 \
 	    && ls $$out/checkpoints/*.pt | head -n -1 | xargs -r rm'
 	test -f $(MUSIC_REF)/transcriber-$(MUSIC_MEL).pt || OMP_NUM_THREADS=1 $(PY) -m musicgan transcriber \
 	  --mel $(MUSIC_MEL) --controls --out $(MUSIC_REF)/transcriber-$(MUSIC_MEL).pt

@@ -62,6 +62,7 @@ class ModelConfig:
     generator: str = "conv"           # conv (transposed convolutions) | lstm | gru (frame by frame)
     output: str = "notes"             # notes (note activations rendered by NoteSynth) | mel (every band free)
     conv_latent: str = "sequence"     # conv G: sequence (one vector per 16 frames; any length) | vector (one z)
+    max_notes: int = 6                # notes output: only the loudest max_notes notes of a frame sound (0 = all)
     discriminator: str = "conv"       # conv (shared by both families) | lstm | gru (bidirectional)
     latent_dim: int = 32              # conv: size of z; recurrent: size of the noise vector per frame
     g_channels: int = 16              # conv G: channels of the last hidden layer (doubling towards z)
@@ -76,6 +77,7 @@ class ModelConfig:
         check_choice(self.discriminator, "model.discriminator", DISCRIMINATORS)
         check_choice(self.output, "model.output", ("notes", "mel"))
         check_choice(self.conv_latent, "model.conv_latent", ("sequence", "vector"))
+        check_int(self.max_notes, "model.max_notes", low=0)
         for name in ("latent_dim", "g_channels", "d_channels", "rnn_hidden", "rnn_layers"):
             check_int(getattr(self, name), f"model.{name}", low=1)
 
@@ -290,7 +292,7 @@ def migrate_saved(values: dict) -> dict:
     data = values.setdefault("data", {})
     data.setdefault("mel", "legacy64")
     model, loss = values.setdefault("model", {}), values.setdefault("loss", {})
-    for key, old in (("output", "mel"), ("conv_latent", "vector"), ("rnn_clip_code", False)):
+    for key, old in (("output", "mel"), ("conv_latent", "vector"), ("rnn_clip_code", False), ("max_notes", 0)):
         model.setdefault(key, old)                # settings added with issue 14: what runs before it used
     loss.setdefault("pack_same_piece", False)
     return values

@@ -89,7 +89,8 @@ class ConvSeqGenerator(nn.Module):
     frames_per_latent = 16
     train_context = 16            # the trainer draws this many extra frames and keeps a random window
 
-    def __init__(self, latent_dim: int, n_mels: int, n_frames: int, channels: int = 16, output: str = "notes"):
+    def __init__(self, latent_dim: int, n_mels: int, n_frames: int, channels: int = 16, output: str = "notes",
+                 max_notes: int = 0):
         super().__init__()
         check_choice(output, "output", OUTPUTS)
         rows = len(SYNTH_NOTES) + N_NOISE if output == "notes" else n_mels
@@ -109,7 +110,7 @@ class ConvSeqGenerator(nn.Module):
                 layers += [nn.LeakyReLU(0.2), PixelNorm()]
             width = out
         self.upsample = nn.Sequential(*layers)
-        self.synth = NoteSynth(n_mels) if output == "notes" else None
+        self.synth = NoteSynth(n_mels, max_notes=max_notes) if output == "notes" else None
         if self.synth is not None:           # all 48 notes equally loud at the start is a dense cluster
             nn.init.constant_(layers[-1].bias, START_LOG_ACTIVATION)
 
@@ -136,7 +137,7 @@ class RecurrentGenerator(nn.Module):
     train_context = 64            # the trainer runs up to this many extra steps first (a random burn-in)
 
     def __init__(self, latent_dim: int, n_mels: int, n_frames: int, hidden: int = 256, layers: int = 2,
-                 cell: str = "lstm", clip_code: bool = False, output: str = "mel"):
+                 cell: str = "lstm", clip_code: bool = False, output: str = "mel", max_notes: int = 0):
         super().__init__()
         check_choice(cell, "cell", ("lstm", "gru"))
         check_choice(output, "output", OUTPUTS)
@@ -148,7 +149,7 @@ class RecurrentGenerator(nn.Module):
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = rnn(latent_dim * (2 if clip_code else 1), hidden, num_layers=layers, batch_first=True)
         self.to_frame = nn.Linear(hidden, len(SYNTH_NOTES) + N_NOISE if output == "notes" else n_mels)
-        self.synth = NoteSynth(n_mels) if output == "notes" else None
+        self.synth = NoteSynth(n_mels, max_notes=max_notes) if output == "notes" else None
         if self.synth is not None:
             nn.init.constant_(self.to_frame.bias, START_LOG_ACTIVATION)
 
@@ -244,14 +245,15 @@ class RecurrentDiscriminator(nn.Module):
 def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
     """The generator named by ``model_cfg.generator`` for clips of shape (n_mels, n_frames)."""
     if model_cfg.generator == "conv" and model_cfg.conv_latent == "sequence":
-        return ConvSeqGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels, model_cfg.output)
+        return ConvSeqGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels, model_cfg.output,
+                                model_cfg.max_notes)
     if model_cfg.generator == "conv":
         if model_cfg.output != "mel":
             raise ValueError("model.output='notes' needs model.conv_latent='sequence' for the conv generator")
         return ConvGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels)
     return RecurrentGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.rnn_hidden,
                               model_cfg.rnn_layers, cell=model_cfg.generator, clip_code=model_cfg.rnn_clip_code,
-                              output=model_cfg.output)
+                              output=model_cfg.output, max_notes=model_cfg.max_notes)
 
 
 def build_discriminator(model_cfg, n_mels: int, n_frames: int, pack: int = 1) -> nn.Module:

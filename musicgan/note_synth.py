@@ -7,7 +7,8 @@ and frame, and the layer renders them as the mel power of harmonic tones,
     power[b, t] = sum_i  exp(u[i, t] + level) * sum_k  g_k * P[k, b, i]  +  sum_j  exp(v[j, t]) * N[b, j]  +  floor[b],
 
 where ``P[k, :, i]`` is the mel power of the k-th partial of note i (:func:`musicgan.notes.partial_templates`),
-``g_k`` the timbre (learned partial powers shared by all notes), ``v`` the log-levels of noise in ``n_noise``
+``g_k`` the timbre (learned partial powers shared by all notes; with ``max_notes`` only the loudest
+``max_notes`` notes of a frame sound, a polyphony limit), ``v`` the log-levels of noise in ``n_noise``
 groups of neighbouring mel bands (``N`` their indicator; DDSP's filtered noise: the broadband click where a
 note starts, which no sum of partials can make), ``floor`` a learned per-band floor and ``level`` a learned
 gain; the result goes to dB and through the data set's per-band normalisation. The pitch grid
@@ -44,8 +45,11 @@ class NoteSynth(nn.Module):
     partial templates and the data set's normalisation before training. Raises ValueError if used before that.
     """
 
-    def __init__(self, n_mels: int, n_notes: int = len(SYNTH_NOTES), n_partials: int = 8, n_noise: int = N_NOISE):
+    def __init__(self, n_mels: int, n_notes: int = len(SYNTH_NOTES), n_partials: int = 8, n_noise: int = N_NOISE,
+                 max_notes: int = 0):
         super().__init__()
+        check_int(max_notes, "max_notes", low=0)
+        self.max_notes = max_notes
         check_int(n_mels, "n_mels", low=1)
         check_int(n_notes, "n_notes", low=1)
         check_int(n_noise, "n_noise", low=0)
@@ -89,6 +93,9 @@ class NoteSynth(nn.Module):
         if log_activation.shape[-2] != self.n_notes + self.n_noise:
             raise ValueError(f"expected {self.n_notes} + {self.n_noise} rows, got {log_activation.shape[-2]}")
         u = (log_activation[..., :self.n_notes, :] + self.level).clamp(max=MAX_LOG_ACTIVATION)
+        if 0 < self.max_notes < self.n_notes:   # only the loudest max_notes notes of each frame sound
+            kth = u.topk(self.max_notes, dim=-2).values[..., -1:, :]
+            u = u.masked_fill(u < kth, -torch.inf)
         v = (log_activation[..., self.n_notes:, :] + self.noise_offset[:, None]).clamp(max=MAX_LOG_ACTIVATION)
         power = self.note_templates() @ u.exp() + self.noise_bands @ v.exp() + self.log_floor.exp()[:, None]
         db = 10.0 * torch.log10(power)

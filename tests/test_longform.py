@@ -177,3 +177,16 @@ def test_runs_saved_before_issue_14_load_as_they_were_trained(tmp_path):
 def test_frames_for_seconds_covers_the_length():
     n = frames_for_seconds(30, CFG)
     assert (n - 1) * CFG.hop_length >= 30 * CFG.sample_rate > (n - 2) * CFG.hop_length
+
+
+def test_note_synth_sounds_at_most_max_notes_per_frame():
+    """With max_notes=4 the output is exactly what the 4 loudest notes of each frame make alone."""
+    synth = NoteSynth(CFG.n_mels, max_notes=4)
+    synth.set_rendering(CFG, Normalizer(np.full(CFG.n_mels, -20.0), np.full(CFG.n_mels, 15.0)))
+    u = torch.randn(3, len(SYNTH_NOTES) + N_NOISE, 5, generator=torch.Generator().manual_seed(0))
+    notes = u[:, :len(SYNTH_NOTES)]
+    kept = notes.masked_fill(notes < notes.topk(4, dim=1).values[:, -1:], -torch.inf)
+    alone = NoteSynth(CFG.n_mels)
+    alone.load_state_dict(synth.state_dict())
+    torch.testing.assert_close(synth(u), alone(torch.cat([kept, u[:, len(SYNTH_NOTES):]], dim=1)))
+    assert not torch.allclose(synth(u), alone(u))
