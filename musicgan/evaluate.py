@@ -130,7 +130,8 @@ def _pick(indices: np.ndarray, n: int, rng) -> np.ndarray:
 
 
 def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0, transcriber=None) -> dict:
-    """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``)
+    """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``;
+    labels ``family/seed`` are pooled into one set of ``n`` clips per family, drawn equally from its seeds)
     and of ``n`` held-out real clips with their controls (decoded, detuned +50 cents, shaped noise), each
     measure with its 95 % interval (real sets resampled by piece).
 
@@ -149,8 +150,14 @@ def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0
     sources = np.asarray(prepared.sources)
     half_a, half_b = held_out_halves(sources[held_idx], rng, by="piece")
     sets = scorecard.control_sets(prepared, _pick(held_idx[half_a], n, rng), rng=seed)
+    families = {}
     for label, net_G in gens.items():
-        sets[label] = scorecard.generated_set(net_G, prepared, n, seed)
+        families.setdefault(label.split("/")[0], []).append(net_G)
+    for family, nets in families.items():      # seeds of a family pooled: n clips in all, as many from each
+        per_run = -(-n // len(nets))
+        parts = [scorecard.generated_set(net_G, prepared, per_run, seed) for net_G in nets]
+        sets[family] = {"mels_db": np.concatenate([p["mels_db"] for p in parts])[:n],
+                        "audio": np.concatenate([p["audio"] for p in parts])[:n], "groups": None}
     table = scorecard.score_sets(sets, prepared.mel_config, rng=seed)
     if transcriber is not None:
         reference = held_idx[half_b]
