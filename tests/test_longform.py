@@ -190,3 +190,19 @@ def test_note_synth_sounds_at_most_max_notes_per_frame():
     alone.load_state_dict(synth.state_dict())
     torch.testing.assert_close(synth(u), alone(torch.cat([kept, u[:, len(SYNTH_NOTES):]], dim=1)))
     assert not torch.allclose(synth(u), alone(u))
+
+
+def test_musical_report_pools_the_seeds_of_a_family(tmp_path):
+    from musicgan.evaluate import musical_report
+    from musicgan.runs import load_data, split_data
+
+    gens = {}
+    for seed in (0, 1):
+        run = _tiny("conv", tmp_path / f"conv-s{seed}", extra=(f"train.seed={seed}",))
+        gens[f"conv/{seed}"] = load_for_sampling(run)[0]
+    cfg = load_config(str(tmp_path / "conv-s0" / "config.json"), saved=True)
+    prepared = load_data(cfg.data)
+    _, held = split_data(prepared, cfg.data)
+    table = musical_report(gens, prepared, held, n=6, seed=0)
+    assert "conv" in table and not any("/" in name for name in table)
+    assert table["conv"]["key_corr"]["n"] == 6
