@@ -60,18 +60,24 @@ class DataConfig:
 class ModelConfig:
     """Generator family and widths. The clip shape comes from the data set, not from here."""
     generator: str = "conv"           # conv (transposed convolutions) | lstm | gru (frame by frame)
+    output: str = "notes"             # notes (note activations rendered by NoteSynth) | mel (every band free)
+    conv_latent: str = "sequence"     # conv G: sequence (one vector per 16 frames; any length) | vector (one z)
+    max_notes: int = 6                # notes output: only the loudest max_notes notes of a frame sound (0 = all)
     discriminator: str = "conv"       # conv (shared by both families) | lstm | gru (bidirectional)
     latent_dim: int = 32              # conv: size of z; recurrent: size of the noise vector per frame
     g_channels: int = 16              # conv G: channels of the last hidden layer (doubling towards z)
     d_channels: int = 16              # conv D: channels of the first layer (doubling with depth)
     rnn_hidden: int = 128             # recurrent G and D: hidden units per layer
     rnn_layers: int = 2
-    rnn_clip_code: bool = False       # recurrent G: every step also reads the first frame's vector (a clip code)
+    rnn_clip_code: bool = True        # recurrent G: every step also reads the first frame's vector (a piece code)
     d_minibatch_std: bool = False     # conv D: append the minibatch standard deviation (ProGAN) before scoring
 
     def __post_init__(self):
         check_choice(self.generator, "model.generator", GENERATORS)
         check_choice(self.discriminator, "model.discriminator", DISCRIMINATORS)
+        check_choice(self.output, "model.output", ("notes", "mel"))
+        check_choice(self.conv_latent, "model.conv_latent", ("sequence", "vector"))
+        check_int(self.max_notes, "model.max_notes", low=0)
         for name in ("latent_dim", "g_channels", "d_channels", "rnn_hidden", "rnn_layers"):
             check_int(getattr(self, name), f"model.{name}", low=1)
 
@@ -85,6 +91,7 @@ class LossConfig:
     gp_lambda: float = 10.0           # WGAN-GP weight (Gulrajani et al.)
     d_steps: int = 1                  # D updates per G update (5 is the WGAN-GP default)
     pack: int = 2                     # PacGAN: D judges `pack` clips at once (1 = no packing)
+    pack_same_piece: bool = True      # the clips of a pack come from one piece (real) / share a piece vector (G)
     mode_seeking: float = 0.0         # MSGAN weight on G: 1 / (|G(z1) - G(z2)| / |z1 - z2|) (0 = off)
     mode_seeking_pool: int = 1        # measure G's distances on clips averaged over pool x pool cells
     feature_matching: float = 0.0     # weight on G of ||E f(x) - E f(G(z))||^2, f = D's last features (0 = off)
@@ -130,7 +137,7 @@ class TrainConfig:
     image_every: int = 500            # spectrogram images and audio to TensorBoard
     checkpoint_every: int = 500
     keep_checkpoints: int = 2         # older checkpoints are deleted
-    griffin_lim_iters: int = 64       # for the audio written to TensorBoard and by `sample`
+    griffin_lim_iters: int = 32       # for the audio written to TensorBoard and by `sample`
     music_clips: int = 32             # generated clips whose musical measures are logged with the images (0: none)
     progress: bool = True             # tqdm bar
 
@@ -277,11 +284,17 @@ def migrate_saved(values: dict) -> dict:
     """A run's saved config (``config.json`` or the one inside ``generator.pt``) brought to today's fields.
 
     Runs saved before ``data.mel`` existed were trained on the 64-band representation, so their data section
-    gets ``mel = "legacy64"``; the default for new runs is the 256-band one.
+    gets ``mel = "legacy64"``; the default for new runs is the 256-band one. Runs saved before the note output,
+    the latent sequence of the conv generator and same-piece packing existed get the settings they ran with
+    (``mel``, ``vector``, no piece code, packs of any clips).
     """
     values = json.loads(json.dumps(values))
     data = values.setdefault("data", {})
     data.setdefault("mel", "legacy64")
+    model, loss = values.setdefault("model", {}), values.setdefault("loss", {})
+    for key, old in (("output", "mel"), ("conv_latent", "vector"), ("rnn_clip_code", False), ("max_notes", 0)):
+        model.setdefault(key, old)                # settings added with issue 14: what runs before it used
+    loss.setdefault("pack_same_piece", False)
     return values
 
 

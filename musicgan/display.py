@@ -35,6 +35,25 @@ def plot_mel(ax, mel_db, cfg: MelConfig, *, vmin: float | None = None, vmax: flo
     return image
 
 
+MP3_AFTER_SECONDS = 5.0    # longer clips are embedded as MP3: a 30-s WAV is 1.3 MB of base64 in the page
+
+
+def _mp3_player(wave: np.ndarray, sample_rate: int, width: int) -> str:
+    """An HTML audio player holding ``wave`` as base64 MP3 (libsndfile's LAME encoder, through soundfile),
+    peak-normalised like IPython's Audio."""
+    import base64
+    import io
+
+    import soundfile
+
+    peak = float(np.abs(wave).max()) or 1.0
+    buffer = io.BytesIO()
+    soundfile.write(buffer, (wave / peak).astype(np.float32), sample_rate, format="MP3", subtype="MPEG_LAYER_III")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<audio controls="controls" style="width: {width}px"><source src="data:audio/mpeg;base64,{data}" '
+            'type="audio/mpeg" />Your browser does not support the audio element.</audio>')
+
+
 class AudioTable:
     """A table whose cells are text, numbers or mono clips: audio players in HTML, a plain table in the PDF.
 
@@ -53,6 +72,8 @@ class AudioTable:
         if isinstance(value, np.ndarray):
             if not html:
                 return f"({value.size / self.sample_rate:.2f} s: player in the HTML version)"
+            if value.size > MP3_AFTER_SECONDS * self.sample_rate:
+                return _mp3_player(value, self.sample_rate, self.player_width)
             from IPython.display import Audio
 
             player = Audio(value, rate=self.sample_rate)._repr_html_().strip()

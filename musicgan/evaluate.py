@@ -130,7 +130,8 @@ def _pick(indices: np.ndarray, n: int, rng) -> np.ndarray:
 
 
 def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0, transcriber=None) -> dict:
-    """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``)
+    """The musical score card (:mod:`musicgan.scorecard`) of each generator in ``gens`` (``{label: net_G}``;
+    labels ``family/seed`` are pooled into one set of ``n`` clips per family, drawn equally from its seeds)
     and of ``n`` held-out real clips with their controls (decoded, detuned +50 cents, shaped noise), each
     measure with its 95 % interval (real sets resampled by piece).
 
@@ -149,8 +150,14 @@ def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0
     sources = np.asarray(prepared.sources)
     half_a, half_b = held_out_halves(sources[held_idx], rng, by="piece")
     sets = scorecard.control_sets(prepared, _pick(held_idx[half_a], n, rng), rng=seed)
+    families = {}
     for label, net_G in gens.items():
-        sets[label] = scorecard.generated_set(net_G, prepared, n, seed)
+        families.setdefault(label.split("/")[0], []).append(net_G)
+    for family, nets in families.items():      # seeds of a family pooled: n clips in all, as many from each
+        per_run = -(-n // len(nets))
+        parts = [scorecard.generated_set(net_G, prepared, per_run, seed) for net_G in nets]
+        sets[family] = {"mels_db": np.concatenate([p["mels_db"] for p in parts])[:n],
+                        "audio": np.concatenate([p["audio"] for p in parts])[:n], "groups": None}
     table = scorecard.score_sets(sets, prepared.mel_config, rng=seed)
     if transcriber is not None:
         reference = held_idx[half_b]
@@ -169,11 +176,14 @@ def musical_report(gens: dict, prepared, held_idx, *, n: int = 64, seed: int = 0
 
 def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05, seed: int = 0,
                   n_bins_clips: int = 3000, n_audio: int = 16, griffin_lim_iters: int = 32, prepared=None,
-                  n_music: int = 0, n_boot: int = 200, transcriber=None) -> dict:
+                  n_music: int = 0, n_boot: int = 200, transcriber=None, long_seconds: float = 0.0,
+                  long_pieces: int = 4) -> dict:
     """The full report for ``runs`` (``{label: run folder or RUN/checkpoints/ckpt-*.pt}``), all trained on the
     same data set. A checkpoint file scores the run's averaged generator at that step. ``n_boot > 0`` adds
     95 % intervals of every figure under ``"intervals"`` (:func:`score_intervals`); ``n_music > 0`` adds the
-    musical score card of ``n_music`` clips per set (:func:`musical_report`) under ``"music"``."""
+    musical score card of ``n_music`` clips per set (:func:`musical_report`) under ``"music"``;
+    ``long_seconds > 0`` scores ``long_pieces`` pieces of that length per run and the long controls
+    (:func:`musicgan.longform.long_report`; labels ``family/seed`` are pooled by family) under ``"long"``."""
     from musicgan.runs import generate, load_data, load_generator, split_data
 
     check_int(n, "n", low=10)
@@ -217,12 +227,19 @@ def evaluate_runs(runs: dict, *, n: int = 1000, k: int = 50, alpha: float = 0.05
                                                            rng=seed)
     music = musical_report({lb: g[0] for lb, g in gens.items()}, prepared, held_idx, n=n_music, seed=seed,
                            transcriber=transcriber) if n_music else None
+    long = None
+    if long_seconds:
+        from musicgan.longform import long_report
+
+        long = long_report({lb: g[0] for lb, g in gens.items()}, prepared, train_idx, held_idx,
+                           seconds=long_seconds, n_pieces=long_pieces, seed=seed)
     return {"settings": {"n": len(reference), "k": k, "alpha": alpha, "seed": seed, "n_bins_clips": len(bins_pos),
                          "n_audio": n_audio, "n_music": n_music, "training_clips": len(train_idx), "held_out_clips": len(held_idx),
                          "steps": {label: g[3] for label, g in gens.items()},
                          "runs": {label: str(path) for label, path in runs.items()}},
             "rows": rows, "beats_baseline": {label: beats_baseline(rows, label) for label in runs},
             **({"intervals": intervals} if intervals else {}), **({"music": music} if music else {}),
+            **({"long": long} if long else {}),
             "seconds": time.perf_counter() - started}
 
 
@@ -278,6 +295,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transcriber", type=Path, help="a note transcriber trained on the runs' data set "
                         "(`python -m musicgan transcriber`): adds the Frechet distance on its features to the "
                         "musical score card")
+    parser.add_argument("--long-seconds", type=float, default=0.0, help="also score pieces of this many seconds "
+                        "(any-length generators; labels FAMILY/SEED pool seeds) against held-out pieces and "
+                        "controls (default 0: skip)")
+    parser.add_argument("--long-pieces", type=int, default=4, help="pieces per run for --long-seconds (default 4)")
     parser.add_argument("--n-music", type=int, default=64, help="clips per set for the musical measures with "
                         "95 %% intervals: tuning, notes, key, onsets (default 64; 0 skips them)")
 
@@ -295,7 +316,8 @@ def run(args) -> int:
                                                          if r.is_dir() else (r,))]
             check_output_file(args.out, what="JSON report", inputs=inputs, is_own=_is_report, tracked_ok=True)
         report = evaluate_runs(runs, n=args.n, k=args.k, alpha=args.alpha, seed=args.seed, n_audio=args.n_audio,
-                               n_music=args.n_music, n_boot=args.n_boot, transcriber=args.transcriber)
+                               n_music=args.n_music, n_boot=args.n_boot, transcriber=args.transcriber,
+                               long_seconds=args.long_seconds, long_pieces=args.long_pieces)
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

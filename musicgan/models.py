@@ -1,11 +1,19 @@
 """Generators and discriminators over normalised log-mel clips of shape (batch, 1, n_mels, n_frames) in [-1, 1].
 
-Two generator families:
+Two generator families, each of which makes pieces of any length:
 
-- ``ConvGenerator`` keeps the clip 2-D: z -> dense -> (C, 4, 4) -> transposed convolutions that double
-  height and width -> tanh, as in DCGAN (Radford et al.) and SpecGAN (Donahue et al.).
-- ``RecurrentGenerator`` treats the clip as a sequence of mel frames, as C-RNN-GAN (Mogren) treats music:
-  an LSTM or GRU reads one random vector per frame and emits one mel frame per step.
+- ``ConvSeqGenerator`` keeps the piece 2-D and is fully convolutional along time: a sequence of latent vectors
+  (one per 16 frames) plus one piece vector -> 1x1 convolution -> (C, rows / 16, L) -> four stages that double
+  rows and frames (nearest-neighbour upsampling and a 3x3 convolution), as in DCGAN (Radford et al.) and SpecGAN (Donahue et al.), with the time axis
+  unbounded as in Musika (Pasini & Schlueter 2022): a longer latent sequence is a longer piece, one convolution
+  over all of it, so there are no chunks and no seams. ``ConvGenerator`` is the earlier fixed-size version
+  (z -> dense -> (C, 4, 4) -> ...), kept for the runs trained with it.
+- ``RecurrentGenerator`` treats the piece as a sequence of frames, as C-RNN-GAN (Mogren) treats music: an LSTM
+  or GRU reads one random vector per frame and emits one frame per step; it runs for as many steps as asked,
+  carrying its state.
+
+Either emits the mel bands directly (``output="mel"``, tanh) or one log-activation per equal-tempered note
+that :class:`musicgan.note_synth.NoteSynth` renders into the mel matrix (``output="notes"``).
 
 Discriminators: ``ConvDiscriminator`` (strided convolutions, no normalisation layers so that R1 and the
 gradient penalty act on a per-sample function) and ``RecurrentDiscriminator`` (bidirectional LSTM/GRU
@@ -18,9 +26,12 @@ import math
 import torch
 from torch import nn
 
+from musicgan.note_synth import N_NOISE, START_LOG_ACTIVATION, SYNTH_NOTES, NoteSynth
 from sims.checks import check_choice, check_int
 
-__all__ = ["ConvGenerator", "RecurrentGenerator", "ConvDiscriminator", "RecurrentDiscriminator",
+OUTPUTS = ("mel", "notes")
+
+__all__ = ["ConvGenerator", "ConvSeqGenerator", "RecurrentGenerator", "ConvDiscriminator", "RecurrentDiscriminator",
            "build_generator", "build_discriminator", "count_parameters", "pack_clips"]
 
 
@@ -66,6 +77,56 @@ class ConvGenerator(nn.Module):
         return self.upsample(self.project(z))                 # (B, 1, n_mels, n_frames)
 
 
+class ConvSeqGenerator(nn.Module):
+    """z (batch, 1 + L, latent_dim) -> piece (batch, 1, n_mels, 16 (L - 2)): fully convolutional along time.
+
+    ``z[:, 0]`` is the piece vector, given to every position (what stays the same for the whole piece: key,
+    instrument); ``z[:, 1:]`` are L local vectors, one per 16 frames. Four stages (upsample x2, 3x3 convolution)
+    double rows and frames; the frames made from the first and last local vector, which lack a neighbour on
+    one side, are cut, so every frame kept has context on both sides, in training as in a 30-s piece.
+    """
+
+    frames_per_latent = 16
+    train_context = 16            # the trainer draws this many extra frames and keeps a random window
+
+    def __init__(self, latent_dim: int, n_mels: int, n_frames: int, channels: int = 16, output: str = "notes",
+                 max_notes: int = 0):
+        super().__init__()
+        check_choice(output, "output", OUTPUTS)
+        rows = len(SYNTH_NOTES) + N_NOISE if output == "notes" else n_mels
+        if rows % 16:
+            raise ValueError(f"ConvSeqGenerator needs rows (mel bands or notes) divisible by 16, got {rows}")
+        self.latent_dim, self.output, self.rows0 = latent_dim, output, rows // 16
+        self.latent_shape = self.latent_shape_for(n_frames)
+        width = channels * 8
+        self.project = nn.Conv1d(2 * latent_dim, width * self.rows0, 1)
+        # nearest-neighbour upsampling then a 3x3 convolution, not a stride-2 transposed convolution: the latter's
+        # uneven overlap flickers every other frame (a 29-onsets-per-second pilot; Odena et al. 2016)
+        layers = [nn.LeakyReLU(0.2), PixelNorm()]
+        for stage in range(4):
+            out = 1 if stage == 3 else width // 2
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, out, 3, padding=1)]
+            if stage < 3:
+                layers += [nn.LeakyReLU(0.2), PixelNorm()]
+            width = out
+        self.upsample = nn.Sequential(*layers)
+        self.synth = NoteSynth(n_mels, max_notes=max_notes) if output == "notes" else None
+        if self.synth is not None:           # all 48 notes equally loud at the start is a dense cluster
+            nn.init.constant_(layers[-1].bias, START_LOG_ACTIVATION)
+
+    def latent_shape_for(self, n_frames: int) -> tuple[int, int]:
+        """Latent shape that yields at least ``n_frames`` frames (one more vector per 16 frames, plus 2 edges)."""
+        return (1 + -(-n_frames // self.frames_per_latent) + 2, self.latent_dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        piece, local = z[:, :1], z[:, 1:]                                     # (B, 1, d), (B, L, d)
+        h = torch.cat([local, piece.expand_as(local)], dim=2).transpose(1, 2)  # (B, 2d, L)
+        h = self.project(h)                                                   # (B, width * rows0, L)
+        h = h.view(h.shape[0], -1, self.rows0, h.shape[-1])                   # (B, width, rows0, L)
+        out = self.upsample(h)[..., self.frames_per_latent:-self.frames_per_latent]   # (B, 1, rows, 16 (L - 2))
+        return self.synth(out.squeeze(1)) if self.synth is not None else torch.tanh(out)
+
+
 class RecurrentGenerator(nn.Module):
     """z (batch, n_frames, latent_dim) -> clip (batch, 1, n_mels, n_frames), one mel frame per step.
 
@@ -73,17 +134,28 @@ class RecurrentGenerator(nn.Module):
     initial state, so that a clip-level choice (key, chord) is available from the first step.
     """
 
+    train_context = 64            # the trainer runs up to this many extra steps first (a random burn-in)
+
     def __init__(self, latent_dim: int, n_mels: int, n_frames: int, hidden: int = 256, layers: int = 2,
-                 cell: str = "lstm", clip_code: bool = False):
+                 cell: str = "lstm", clip_code: bool = False, output: str = "mel", max_notes: int = 0):
         super().__init__()
         check_choice(cell, "cell", ("lstm", "gru"))
+        check_choice(output, "output", OUTPUTS)
+        self.latent_dim, self.output = latent_dim, output
         self.latent_shape = (n_frames, latent_dim)
         self.cell, self.layers, self.hidden, self.clip_code = cell, layers, hidden, clip_code
         n_states = 2 if cell == "lstm" else 1                  # LSTM carries (h, c), GRU only h
         self.initial_state = nn.Linear(latent_dim, n_states * layers * hidden)
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
         self.rnn = rnn(latent_dim * (2 if clip_code else 1), hidden, num_layers=layers, batch_first=True)
-        self.to_frame = nn.Linear(hidden, n_mels)
+        self.to_frame = nn.Linear(hidden, len(SYNTH_NOTES) + N_NOISE if output == "notes" else n_mels)
+        self.synth = NoteSynth(n_mels, max_notes=max_notes) if output == "notes" else None
+        if self.synth is not None:
+            nn.init.constant_(self.to_frame.bias, START_LOG_ACTIVATION)
+
+    def latent_shape_for(self, n_frames: int) -> tuple[int, int]:
+        """One vector per frame: ``(n_frames, latent_dim)``."""
+        return (n_frames, self.latent_dim)
 
     def _state(self, z0: torch.Tensor):
         states = torch.tanh(self.initial_state(z0))            # (B, n_states * layers * hidden)
@@ -93,8 +165,8 @@ class RecurrentGenerator(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         steps = torch.cat([z, z[:, :1].expand_as(z)], dim=2) if self.clip_code else z
         frames, _ = self.rnn(steps, self._state(z[:, 0]))      # (B, n_frames, hidden)
-        mel = torch.tanh(self.to_frame(frames))                # (B, n_frames, n_mels)
-        return mel.transpose(1, 2).unsqueeze(1)                # (B, 1, n_mels, n_frames)
+        out = self.to_frame(frames).transpose(1, 2)            # (B, n_mels or n_notes, n_frames)
+        return self.synth(out) if self.synth is not None else torch.tanh(out).unsqueeze(1)
 
 
 def pack_clips(x: torch.Tensor, pack: int) -> torch.Tensor:
@@ -172,10 +244,16 @@ class RecurrentDiscriminator(nn.Module):
 
 def build_generator(model_cfg, n_mels: int, n_frames: int) -> nn.Module:
     """The generator named by ``model_cfg.generator`` for clips of shape (n_mels, n_frames)."""
+    if model_cfg.generator == "conv" and model_cfg.conv_latent == "sequence":
+        return ConvSeqGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels, model_cfg.output,
+                                model_cfg.max_notes)
     if model_cfg.generator == "conv":
+        if model_cfg.output != "mel":
+            raise ValueError("model.output='notes' needs model.conv_latent='sequence' for the conv generator")
         return ConvGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.g_channels)
     return RecurrentGenerator(model_cfg.latent_dim, n_mels, n_frames, model_cfg.rnn_hidden,
-                              model_cfg.rnn_layers, cell=model_cfg.generator, clip_code=model_cfg.rnn_clip_code)
+                              model_cfg.rnn_layers, cell=model_cfg.generator, clip_code=model_cfg.rnn_clip_code,
+                              output=model_cfg.output, max_notes=model_cfg.max_notes)
 
 
 def build_discriminator(model_cfg, n_mels: int, n_frames: int, pack: int = 1) -> nn.Module:

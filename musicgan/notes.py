@@ -19,7 +19,7 @@ import torch
 from musicgan.mel import MelConfig, db_to_power, power_spectrogram, _filterbank_tensor
 from sims.checks import check_int, check_positive
 
-__all__ = ["NOTE_RANGE", "N_PARTIALS", "note_templates", "fit_activations", "notes_sounding", "mel_chroma",
+__all__ = ["NOTE_RANGE", "N_PARTIALS", "note_templates", "partial_templates", "fit_activations", "notes_sounding", "mel_chroma",
            "mel_tuning", "mel_note_measures", "TUNING_OFFSETS"]
 
 NOTE_RANGE = np.arange(36, 85)        # MIDI C2..C6 (65 Hz - 1.05 kHz): the chorales' four voices
@@ -40,6 +40,31 @@ def _templates(cfg: MelConfig, cents: float, n_partials: int) -> torch.Tensor:
     mel = power @ _filterbank_tensor(cfg, "cpu", torch.float64).T                        # (notes, n_mels)
     mel = mel / mel.sum(-1, keepdim=True)
     return mel.T.contiguous()                                                            # (n_mels, notes)
+
+
+@functools.lru_cache(maxsize=8)
+def _partials(cfg: MelConfig, midi: tuple, n_partials: int, cents: float) -> torch.Tensor:
+    sr, seconds = cfg.sample_rate, 0.5
+    t = np.arange(int(sr * seconds)) / sr
+    freqs = 440.0 * 2.0 ** ((np.asarray(midi) - 69) / 12.0 + cents / 1200.0)
+    k = np.arange(1, n_partials + 1)
+    partial_hz = k[:, None] * freqs[None]                                                 # (partials, notes)
+    sines = np.sin(2 * np.pi * partial_hz[..., None] * t) * (partial_hz < sr / 2)[..., None]
+    power = power_spectrogram(torch.as_tensor(sines.reshape(-1, t.size)), cfg)[..., 2:-2].mean(-1)
+    mel = power @ _filterbank_tensor(cfg, "cpu", torch.float64).T                         # (partials*notes, n_mels)
+    return mel.reshape(n_partials, len(midi), cfg.n_mels).transpose(1, 2).float().contiguous()
+
+
+def partial_templates(cfg: MelConfig, midi, n_partials: int = N_PARTIALS, cents: float = 0.0) -> torch.Tensor:
+    """Mel power of each partial of each note: ``(n_partials, n_mels, len(midi))``, float32.
+
+    Entry ``[k - 1, :, i]`` is the mean mel power spectrum (power spectrogram and mel filterbank of ``cfg``)
+    of a unit-amplitude sine at k times the 12-TET frequency of MIDI note ``midi[i]`` (A4 = 440 Hz, shifted by
+    ``cents``); partials above the Nyquist frequency are zero. A weighted sum over k is the template of a
+    harmonic tone with those partial powers, so a timbre is ``n_partials`` numbers (:class:`musicgan.note_synth.NoteSynth`).
+    """
+    check_int(n_partials, "n_partials", low=1)
+    return _partials(cfg, tuple(int(m) for m in midi), n_partials, float(cents)).clone()
 
 
 def note_templates(cfg: MelConfig, cents: float = 0.0, n_partials: int = N_PARTIALS) -> np.ndarray:

@@ -16,6 +16,7 @@ never leaves half a checkpoint under the real name.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -25,9 +26,9 @@ import torch
 
 from musicgan.config import DataConfig, RunConfig, load_config, migrate_saved
 from musicgan.models import build_discriminator, build_generator
-from sims.checks import check_int
+from sims.checks import check_int, check_positive
 
-__all__ = ["load_data", "split_data", "build_models", "save_checkpoint", "checkpoint_paths",
+__all__ = ["frames_for_seconds", "load_data", "split_data", "build_models", "save_checkpoint", "checkpoint_paths",
            "latest_checkpoint", "load_checkpoint", "export_generator", "load_generator", "generate",
            "read_run_config", "CheckpointError", "newest_readable_checkpoint", "resolve_source",
            "decoding_record", "read_decoding", "load_for_sampling"]
@@ -240,11 +241,31 @@ def load_for_sampling(run_dir, checkpoint=None, device="cpu", log=None):
     return net_G, cfg, shape, step, prepared.normalizer, prepared.mel_config
 
 
+def frames_for_seconds(seconds: float, mel_cfg) -> int:
+    """Mel frames whose decoded audio (``hop_length * (frames - 1)`` samples) lasts at least ``seconds``."""
+    check_positive(seconds, "seconds")
+    return 1 + math.ceil(seconds * mel_cfg.sample_rate / mel_cfg.hop_length)
+
+
 @torch.no_grad()
-def generate(net_G, n: int, seed: int, *, batch: int = 250, device="cpu") -> np.ndarray:
-    """``n`` clips from ``net_G`` as float32 numpy ``(n, n_mels, n_frames)`` in [-1, 1]; seeded, batched."""
+def generate(net_G, n: int, seed: int, *, n_frames: int | None = None, batch: int = 250,
+             device="cpu") -> np.ndarray:
+    """``n`` clips from ``net_G`` as float32 numpy ``(n, n_mels, n_frames)`` in [-1, 1]; seeded, batched.
+
+    ``n_frames=None`` gives the training clip length; any other length needs a generator that makes pieces of
+    any length (``latent_shape_for``: the recurrent one, and the conv one with ``model.conv_latent =
+    "sequence"``); ValueError for a fixed-size generator.
+    """
     check_int(n, "n", low=1)
+    shape = net_G.latent_shape
+    if n_frames is not None:
+        check_int(n_frames, "n_frames", low=1)
+        if not hasattr(net_G, "latent_shape_for"):
+            raise ValueError("this generator makes clips of one fixed length (a conv generator trained with "
+                             "model.conv_latent=vector); train with model.conv_latent=sequence for longer pieces")
+        shape = net_G.latent_shape_for(n_frames)
     rng = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, *net_G.latent_shape, generator=rng)
+    z = torch.randn(n, *shape, generator=rng)
     out = [net_G(z[i:i + batch].to(device)).squeeze(1).cpu() for i in range(0, n, batch)]
-    return torch.cat(out).numpy()
+    clips = torch.cat(out)
+    return (clips if n_frames is None else clips[..., :n_frames]).numpy()

@@ -123,12 +123,21 @@ class Trainer:
         clips = prepared.normalizer.normalize(prepared.mels[train_idx])
         self.clips = torch.as_tensor(clips, dtype=torch.float32).unsqueeze(1).to(self.device)  # (N, 1, M, T)
         self.shape = tuple(self.clips.shape[2:])
+        self.crops = None                    # windows anywhere in a piece, packed by piece (issue 14 runs)
+        if self.cfg.loss.pack_same_piece:
+            from musicgan.pieces import PieceCrops, piece_sequences
+
+            sources = [prepared.sources[i] for i in train_idx]
+            sequences = piece_sequences(clips, sources, prepared.starts[train_idx], self.mel_config.hop_length)
+            self.crops = PieceCrops(sequences, self.shape[1], self.device)
         if self.clips.shape[0] < self.cfg.optim.batch_size:
             raise ValueError(f"only {self.clips.shape[0]} training clips for batch size {self.cfg.optim.batch_size}")
 
     def _build(self) -> None:
         cfg = self.cfg
         net_G, net_D = build_models(cfg, *self.shape)
+        if getattr(net_G, "synth", None) is not None:
+            net_G.synth.set_rendering(self.mel_config, self.normalizer)
         self.net_G, self.net_D = net_G.to(self.device), net_D.to(self.device)
         self.ema_G = copy.deepcopy(self.net_G).eval().requires_grad_(False)
         betas = (cfg.optim.beta1, cfg.optim.beta2)
@@ -183,11 +192,36 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"], group["betas"] = lr, (optim.beta1, optim.beta2)
 
+    @property
+    def _context(self) -> int:
+        return getattr(self.net_G, "train_context", 0) if self.crops is not None else 0
+
     def _latent(self) -> torch.Tensor:
-        z = torch.randn(self.cfg.optim.batch_size, *self.net_G.latent_shape, generator=self.rng)
+        """Latent vectors for one batch; with same-piece packing, the clips of a pack share the piece vector
+        ``z[:, 0]`` and get ``train_context`` extra frames, of which :meth:`_generate` keeps a random window."""
+        shape = self.net_G.latent_shape
+        if self.crops is not None:
+            shape = self.net_G.latent_shape_for(self.shape[1] + self._context)
+        z = torch.randn(self.cfg.optim.batch_size, *shape, generator=self.rng)
+        if self.crops is not None:
+            pack = self.cfg.loss.pack
+            z[:, 0] = z[::pack, 0].repeat_interleave(pack, dim=0)
         return z.to(self.device)
 
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) cut to the clip length: a random window per clip past ``train_context`` frames of warm-up
+        (the recurrent G's burn-in; the conv G's position within its latent grid)."""
+        full = self.train_G(z)
+        if self.crops is None:
+            return full
+        n_frames = self.shape[1]
+        offset = torch.randint(full.shape[-1] - n_frames + 1, (full.shape[0],), generator=self.rng)
+        index = (offset[:, None] + torch.arange(n_frames)).to(full.device)          # (B, n_frames)
+        return full.gather(3, index[:, None, None, :].expand(-1, 1, full.shape[2], -1))
+
     def _real_batch(self) -> torch.Tensor:
+        if self.crops is not None:
+            return self.crops.draw(self.cfg.optim.batch_size, self.rng, group=self.cfg.loss.pack)
         idx = torch.randint(self.clips.shape[0], (self.cfg.optim.batch_size,), generator=self.rng)
         return self.clips[idx.to(self.device)]
 
@@ -205,7 +239,7 @@ class Trainer:
 
     def _d_update(self) -> dict:
         with torch.no_grad():
-            fake = self.train_G(self._latent())
+            fake = self._generate(self._latent())
         real = self._real_batch()
         loss, stats = discriminator_loss(self.train_D, real, fake, self.cfg.loss, d_step=self.d_step, rng=self.rng)
         self._checked(loss, "the discriminator loss")
@@ -219,7 +253,7 @@ class Trainer:
         self.net_D.requires_grad_(False)     # D is only a function here: no gradient, no DDP all-reduce
         try:
             z = self._latent()
-            fake = self.train_G(z)
+            fake = self._generate(z)
             loss, stats = generator_loss(self.net_D, fake, self.cfg.loss)
             if self.cfg.loss.mode_seeking > 0 or self.cfg.loss.feature_matching > 0:
                 real = self._real_batch() if self.cfg.loss.feature_matching > 0 else None
