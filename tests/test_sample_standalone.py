@@ -107,8 +107,13 @@ def test_relative_sources_resolve_against_the_run_folder(file_run, tmp_path, mon
         load_data(DataConfig(source="set.npz"))
 
 
-def test_the_committed_reference_generators_still_load():
-    """They predate the decoding record: they load, and sampling falls back to their data set (by name)."""
-    for name in ("conv", "lstm"):
-        state = torch.load(ROOT / "reference" / "music_gan" / name / "generator.pt", weights_only=True)
-        assert "decoding" not in state and state["config"]["data"]["source"] == "chorales"
+def test_the_committed_reference_generators_load_and_make_long_pieces():
+    """Every committed reference run holds its decoding record and makes a piece longer than its clips."""
+    from musicgan.runs import generate
+
+    paths = sorted((ROOT / "reference" / "music_gan").glob("*-s[0-9]*/generator.pt"))
+    assert {p.parent.name.split("-s")[0] for p in paths} == {"conv", "lstm"}
+    for path in paths:
+        assert "decoding" in torch.load(path, weights_only=True)
+        net_G, cfg, shape, step, normalizer, mel_cfg = load_for_sampling(path.parent)
+        assert generate(net_G, 1, seed=0, n_frames=3 * shape[1]).shape == (1, shape[0], 3 * shape[1])

@@ -41,7 +41,7 @@ def test_controls_score_in_the_right_order(prepared):
 
 
 def test_musical_report_scores_generators_beside_the_controls(prepared):
-    net_G = build_generator(ModelConfig(latent_dim=8, g_channels=4), 64, 64).eval()
+    net_G = build_generator(ModelConfig(latent_dim=8, g_channels=4, output="mel", conv_latent="vector"), 64, 64).eval()
     table = musical_report({"untrained": net_G}, prepared, np.arange(12), n=6, seed=0)
     assert {"real", "real, decoded", "detuned +50 cents", "shaped noise", "untrained"} <= set(table)
     assert "real, decoded from 256 bands" in table           # the set's 64 bands are not the default
