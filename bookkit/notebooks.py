@@ -13,7 +13,6 @@ command is refused.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKER = ".written-by-make-notebooks"
 TENSORBOARD_RUNS = ROOT / "reference" / "music_gan"
 
-__all__ = ["chapters", "check_notebook", "export", "main"]
+__all__ = ["chapters", "check_notebook", "with_cached_outputs", "export", "main"]
 
 
 def chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:
@@ -36,9 +35,31 @@ def chapters(toc: Path = ROOT / "_toc.yml") -> list[str]:
     return names
 
 
-def check_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read and validate ``path``; raise ValueError naming the file if it has no output or an error output."""
-    notebook = nbformat.read(path, as_version=4)
+def with_cached_outputs(executed: Path, cache_dir: Path) -> nbformat.NotebookNode:
+    """The executed notebook ``executed``, with its outputs.
+
+    When myst-nb takes a page from its execution cache, it renders the cached outputs but writes
+    ``jupyter_execute/<page>.ipynb`` without them (myst-nb 1.4 writes the notebook it read, not the one it merged
+    with the cache). Such a notebook gets its outputs the way myst-nb found them: from the jupyter-cache record
+    in ``cache_dir`` whose code cells hash like this notebook's. Without such a record it is returned as read.
+    """
+    notebook = nbformat.read(executed, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if not code or any(cell.get("outputs") for cell in code) or not Path(cache_dir).is_dir():
+        return notebook
+    from jupyter_cache import get_cache
+
+    try:
+        _, merged = get_cache(str(cache_dir)).merge_match_into_notebook(notebook)
+    except KeyError:
+        return notebook
+    return merged
+
+
+def check_notebook(path: Path, notebook: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """Validate the notebook of ``path`` (read from it unless ``notebook`` is given); raise ValueError naming
+    the file if it has no output or an error output."""
+    notebook = nbformat.read(path, as_version=4) if notebook is None else notebook
     nbformat.validate(notebook)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     if code and not any(cell.get("outputs") for cell in code):
@@ -81,15 +102,15 @@ def export(build: Path, out: Path, toc: Path = ROOT / "_toc.yml") -> list[Path]:
     sources = [(name, path) for name, path in sources if path.is_file()]
     if not sources:
         raise FileNotFoundError(f"{executed} holds no chapter notebook: build the book first (make book)")
-    for _, path in sources:
-        check_notebook(path)
+    cache_dir = build / ".jupyter_cache"
+    notebooks = [check_notebook(path, with_cached_outputs(path, cache_dir)) for _, path in sources]
     targets = [out / path.name for _, path in sources] + [out / "README.md"]
     if out.is_dir() and not (out / MARKER).exists() and any(t.exists() for t in targets):
         raise FileExistsError(f"{out} already holds files that make notebooks did not write; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("")
-    for _, path in sources:
-        shutil.copy2(path, out / path.name)
+    for (_, path), notebook in zip(sources, notebooks):
+        nbformat.write(notebook, out / path.name)
     (out / "README.md").write_text(readme([(n, out / p.name) for n, p in sources], tensorboard_runs()))
     return targets
 

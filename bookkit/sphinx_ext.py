@@ -4,8 +4,9 @@
   ``gan_explorable.js``/``.css`` are copied once into the HTML's ``_static`` and loaded only by the pages that
   hold an interactive figure. Nothing is fetched from a CDN, and no page inlines plotly.js.
 - Executed notebooks: the notebook that myst-nb executed (or took from the execution cache) to render a page,
-  ``_build/jupyter_execute/<page>.ipynb``, is copied next to the page's sources as ``_sources/<page>.ipynb``
-  and offered as ".ipynb" in the page's download menu (sphinx-book-theme's ``ipynb_source`` button).
+  ``_build/jupyter_execute/<page>.ipynb``, is written next to the page's sources as ``_sources/<page>.ipynb``
+  and offered as ".ipynb" in the page's download menu (sphinx-book-theme's ``ipynb_source`` button); a page
+  taken from the cache gets its cached outputs back (:func:`bookkit.notebooks.with_cached_outputs`).
 - Two console errors of the theme stack are avoided: repeated script entries are dropped (see
   :func:`drop_repeated_scripts`) and a first visit starts in the "auto" colour mode (``FIRST_VISIT_MODE``).
 """
@@ -38,9 +39,17 @@ def offer_executed_notebook(app, pagename, templatename, context, doctree) -> No
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if doctree is None or not executed.is_file():
         return
+    import nbformat
+
+    from bookkit.notebooks import with_cached_outputs
+
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(executed, target)
+    # myst-nb's cache folder: its setting (relative to the working directory, as myst-nb reads it) or its default
+    cache_dir = getattr(getattr(app, "config", None), "nb_execution_cache_path", "") or \
+        Path(app.outdir).parent / ".jupyter_cache"
+    notebook = with_cached_outputs(executed, Path(cache_dir))
+    nbformat.write(notebook, target)
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 

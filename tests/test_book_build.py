@@ -68,6 +68,24 @@ def test_passing_page_builds_and_shows_its_output(good_book):
     assert "42" in html
 
 
+def test_a_page_rebuilt_from_the_execution_cache_offers_its_outputs(tmp_path):
+    """The second build takes the page from myst-nb's cache, which writes its notebook without outputs; the
+    notebook the page offers for download and `make notebooks` still hold them (bookkit.notebooks)."""
+    import nbformat
+
+    from bookkit.notebooks import with_cached_outputs
+
+    for _ in range(2):
+        result = make_book(tmp_path, "print(6 * 7)")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Using cached notebook" in result.stdout + result.stderr
+    offered = nbformat.read(tmp_path / "_build" / "html" / "_sources" / "page.ipynb", as_version=4)
+    assert offered.cells[-1].outputs[0]["text"] == "42\n"
+    executed = tmp_path / "_build" / "jupyter_execute" / "page.ipynb"
+    filled = with_cached_outputs(executed, ROOT / "_build" / ".jupyter_cache")  # relative to make -C ROOT
+    assert filled.cells[-1].outputs
+
+
 def test_failing_cell_makes_the_build_fail(tmp_path):
     result = make_book(tmp_path, "x = 1\nraise RuntimeError('boom from a book cell')")
     assert result.returncode != 0

@@ -70,6 +70,28 @@ def test_a_folder_with_the_users_files_is_not_overwritten(fake_build, tmp_path):
     assert (out / "README.md").read_text() == "my notes"
 
 
+def test_a_page_taken_from_the_execution_cache_gets_its_cached_outputs(fake_build, tmp_path):
+    """myst-nb writes a page it took from its cache without outputs; the cache record whose code cells match
+    supplies them, and a page of other code stays as it is."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    executed = fake_build / "jupyter_execute" / "book" / "intro.ipynb"
+    write_notebook(executed, [])
+    cached = new_notebook(cells=[new_markdown_cell("# A chapter"),
+                                 new_code_cell("print(42)", execution_count=1,
+                                               outputs=[new_output("stream", name="stdout", text="42\n")])])
+    cache_dir = fake_build / ".jupyter_cache"
+    get_cache(str(cache_dir)).cache_notebook_bundle(CacheBundleIn(cached, "somewhere/intro.md"),
+                                                    check_validity=False)
+    assert notebooks.with_cached_outputs(executed, cache_dir).cells[1].outputs[0]["text"] == "42\n"
+    notebooks.export(fake_build, tmp_path / "out", toc=tmp_path / "_toc.yml")
+    assert nbformat.read(tmp_path / "out" / "intro.ipynb", as_version=4).cells[1].outputs
+    other = tmp_path / "other.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("print(43)")]), other)
+    assert not notebooks.with_cached_outputs(other, cache_dir).cells[0].outputs
+
+
 def test_missing_build_is_one_line_and_exit_2(tmp_path, capsys):
     assert notebooks.main(["--build", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip()

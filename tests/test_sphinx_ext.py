@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
 from sphinx.builders.html._assets import _JavaScript
 
 from bookkit import sphinx_ext
@@ -38,10 +41,11 @@ def test_executed_notebook_is_offered_for_download(tmp_path):
     outdir = tmp_path / "_build" / "html"
     executed = tmp_path / "_build" / "jupyter_execute" / "book" / "ch.ipynb"
     executed.parent.mkdir(parents=True)
-    executed.write_text("{}")
-    app, context = SimpleNamespace(outdir=str(outdir)), {}
+    notebook = new_notebook(cells=[new_code_cell("print(1)", outputs=[new_output("stream", text="1\n")])])
+    nbformat.write(notebook, executed)
+    app, context = SimpleNamespace(outdir=str(outdir), srcdir=str(tmp_path)), {}
     sphinx_ext.offer_executed_notebook(app, "book/ch", "page.html", context, doctree=object())
     assert context["ipynb_source"] == "book/ch.ipynb"
-    assert (outdir / "_sources" / "book" / "ch.ipynb").read_text() == "{}"
+    assert nbformat.read(outdir / "_sources" / "book" / "ch.ipynb", as_version=4) == notebook
     sphinx_ext.offer_executed_notebook(app, "book/other", "page.html", context := {}, doctree=object())
     assert "ipynb_source" not in context  # no executed notebook, no button
