@@ -49,7 +49,10 @@ def offer_executed_notebook(app, pagename, templatename, context, doctree) -> No
     cache_dir = getattr(getattr(app, "config", None), "nb_execution_cache_path", "") or \
         Path(app.outdir).parent / ".jupyter_cache"
     notebook = with_cached_outputs(executed, Path(cache_dir))
-    nbformat.write(notebook, target)
+    if notebook == nbformat.read(executed, as_version=4):
+        shutil.copy2(executed, target)       # the file myst-nb wrote, byte for byte
+    else:
+        nbformat.write(notebook, target)
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
