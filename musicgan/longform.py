@@ -90,23 +90,6 @@ def piece_measures(mels_db, prepared, train_norm, *, audio=None) -> dict:
     return out
 
 
-def _piece_audio(prepared, first_clip, n_samples: int, cents: float = 0.0) -> np.ndarray:
-    """The rendered audio of pieces from the first sample of ``first_clip`` on, ``n_samples`` long."""
-    from musicgan.controls import detune
-    from musicgan.scorecard import _whole_pieces
-
-    names = [prepared.sources[i] for i in first_clip]
-    whole = dict(_whole_pieces(prepared, np.asarray(first_clip), np.asarray(names), workers=2))
-    out = np.zeros((len(first_clip), n_samples), np.float32)
-    ratio = 2.0 ** (cents / 1200.0)
-    for row, (name, i) in enumerate(zip(names, first_clip)):
-        audio = detune(whole[name], prepared.mel_config.sample_rate, cents) if cents else whole[name]
-        start = int(round(prepared.starts[i] / ratio))
-        piece = audio[start:start + n_samples]
-        out[row, :piece.size] = piece
-    return out
-
-
 def long_control_sets(prepared, indices, n_frames: int, *, n_pieces: int = 8, rng=0, decode=None) -> dict:
     """The controls as sets for :func:`piece_measures`: ``{name: {"mels_db", "audio"}}`` for "real", "real,
     decoded", "detuned +50 cents" and "clips joined" (up to ``n_pieces`` held-out pieces each)."""
@@ -114,6 +97,7 @@ def long_control_sets(prepared, indices, n_frames: int, *, n_pieces: int = 8, rn
 
     from musicgan.mel import log_mel_spectrogram
     from musicgan.sample import clips_to_audio
+    from musicgan.scorecard import source_audio
 
     check_int(n_pieces, "n_pieces", low=1)
     cfg = prepared.mel_config
@@ -121,8 +105,8 @@ def long_control_sets(prepared, indices, n_frames: int, *, n_pieces: int = 8, rn
     mels, names, first = real_pieces(prepared, indices, n_frames)
     mels, first = mels[:n_pieces], first[:n_pieces]
     n_samples = cfg.hop_length * (n_frames - 1)
-    audio = _piece_audio(prepared, first, n_samples)
-    detuned = _piece_audio(prepared, first, n_samples, cents=50.0)
+    audio = source_audio(prepared, first, n_samples=n_samples)          # the pieces from their first clip on
+    detuned = source_audio(prepared, first, n_samples=n_samples, cents=50.0)
     detuned_mels = log_mel_spectrogram(torch.as_tensor(detuned), cfg).numpy()[..., :n_frames]
     joined = joined_clips(prepared, indices, len(mels), n_frames, rng)
     return {"real": {"mels_db": mels, "audio": audio},

@@ -57,9 +57,11 @@ def score_sets(sets: dict, cfg: MelConfig, *, rng=0, n_boot: int = 1000) -> dict
     return table
 
 
-def source_audio(prepared, indices, *, cents: float = 0.0, workers: int = 2) -> np.ndarray:
-    """The audio ``(len(indices), clip_samples)`` float32 of prepared clips, each source rendered or read once
-    (chorales rendered in ``workers`` processes).
+def source_audio(prepared, indices, *, cents: float = 0.0, workers: int = 2,
+                 n_samples: int | None = None) -> np.ndarray:
+    """The audio ``(len(indices), n_samples)`` float32 of prepared clips (``n_samples`` defaults to the clip
+    length; a longer one runs on into the rest of the piece, zero-padded past its end), each source rendered or
+    read once (chorales rendered in ``workers`` processes).
 
     With ``cents != 0`` each whole piece is first detuned by :func:`musicgan.controls.detune` and each clip cut
     where its first sample moved to, so the clip holds the same music with every frequency (and the tempo)
@@ -79,12 +81,13 @@ def source_audio(prepared, indices, *, cents: float = 0.0, workers: int = 2) -> 
     else:
         wholes, starts = _whole_pieces(prepared, indices, names, workers), np.asarray(prepared.starts)[indices]
     ratio = 2.0 ** (cents / 1200.0)
-    out = np.zeros((indices.size, cfg.clip_samples), np.float32)
+    n_samples = cfg.clip_samples if n_samples is None else n_samples
+    out = np.zeros((indices.size, n_samples), np.float32)
     for name, audio in wholes:
         audio = detune(audio, cfg.sample_rate, cents) if cents else audio
         for row in np.flatnonzero(names == name):
             start = int(round(starts[row] / ratio))
-            piece = audio[start:start + cfg.clip_samples]
+            piece = audio[start:start + n_samples]
             out[row, :piece.size] = piece
     return out
 
