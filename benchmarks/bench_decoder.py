@@ -13,7 +13,6 @@ The input is the same real audio (a rendered chorale) for all three, encoded wit
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -21,6 +20,8 @@ import torch
 from musicgan.chorales import chorale_paths, chorale_to_midi, synthesize_harmonic
 from musicgan.mel import (MEL_PRESETS, _filterbank_tensor, db_to_power, griffin_lim, log_mel_spectrogram,
                           mel_to_audio)
+
+from _timing import cpu_seconds
 
 
 def dense_nnls(mel_power: torch.Tensor, cfg, n_iter: int = 200) -> torch.Tensor:
@@ -37,12 +38,6 @@ def dense_nnls(mel_power: torch.Tensor, cfg, n_iter: int = 200) -> torch.Tensor:
     return s
 
 
-def timed(fn) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the decoded piece")
@@ -57,10 +52,10 @@ def main() -> None:
     mel_new = log_mel_spectrogram(torch.as_tensor(audio), new)[None]
     cpu = {
         "reference (64 bands, dense NNLS, GL 32)":
-            timed(lambda: griffin_lim(dense_nnls(db_to_power(mel_old), old).sqrt(), old, n_iter=32)),
-        "chosen (256 bands, sparse NNLS, GL 64)": timed(lambda: mel_to_audio(mel_new, new, n_iter=64)),
+            cpu_seconds(lambda: griffin_lim(dense_nnls(db_to_power(mel_old), old).sqrt(), old, n_iter=32)),
+        "chosen (256 bands, sparse NNLS, GL 64)": cpu_seconds(lambda: mel_to_audio(mel_new, new, n_iter=64)),
         "256 bands, dense NNLS, GL 64":
-            timed(lambda: griffin_lim(dense_nnls(db_to_power(mel_new), new).sqrt(), new, n_iter=64)),
+            cpu_seconds(lambda: griffin_lim(dense_nnls(db_to_power(mel_new), new).sqrt(), new, n_iter=64)),
     }
     ref = args.seconds / next(iter(cpu.values()))
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.seconds:.0f} s of audio")

@@ -14,7 +14,6 @@ The weights are untrained (speed does not depend on them). Target (issue 14): 30
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -26,13 +25,9 @@ from musicgan.models import build_generator
 from musicgan.runs import frames_for_seconds, generate
 from musicgan.sample import clips_to_audio
 
+from _timing import cpu_seconds
+
 TARGET_CPU_S = 3.0
-
-
-def cpu_seconds(fn) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
 
 
 def main() -> None:

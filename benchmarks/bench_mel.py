@@ -14,7 +14,6 @@ numbers are inflated by other jobs, and threads that wait for a busy core burn C
 from __future__ import annotations
 
 import argparse
-import time
 
 import librosa
 import numpy as np
@@ -23,6 +22,8 @@ import torch
 from musicgan.audio import clip_audio
 from musicgan.chorales import chorale_paths, render_chorale
 from musicgan.mel import MelConfig, log_mel_spectrogram
+
+from _timing import timed
 
 CFG = MelConfig()
 PER_CLIP, BATCHED, OURS = "librosa, clip by clip", "librosa, batched", "ours (torch, batched)"
@@ -55,11 +56,7 @@ def ours(clips: np.ndarray) -> np.ndarray:
 def best_time(fn, clips, repeats):
     """(best wall seconds, CPU seconds of that run, output) over ``repeats`` runs after one warm-up."""
     out = fn(clips)
-    best = (float("inf"), 0.0)
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        out = fn(clips)
-        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
+    best = min(timed(lambda: fn(clips)) for _ in range(repeats))
     return best[0], best[1], out
 
 

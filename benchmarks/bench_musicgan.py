@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 
 import torch
 
 from musicgan.config import apply_overrides, preset
 from musicgan.models import count_parameters
 from musicgan.train import Trainer
+
+from _timing import timed
 
 FAMILIES = ("conv", "lstm", "gru")
 
@@ -28,10 +29,7 @@ def measure(family: str, steps: int, threads: int) -> dict:
         trainer = Trainer(cfg, out, log=lambda m: None)
         for _ in range(2):                      # warm-up: allocator, lazy initialisation
             trainer.train_step()
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            trainer.train_step()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        wall, cpu = timed(lambda: [trainer.train_step() for _ in range(steps)])
     return {"steps_per_s": steps / wall, "cpu_s_per_step": cpu / steps,
             "params_G": count_parameters(trainer.net_G), "params_D": count_parameters(trainer.net_D)}
 

@@ -5,18 +5,13 @@ other. Prints both timings (wall and CPU) and their ratio, measured in the same 
 """
 from __future__ import annotations
 
-import time
 
 from sims.optimal_discriminator import gaussian, mixture
 from sims.optimal_discriminator_mlp import DiscriminatorTask, train_discriminators
 
+from _timing import timed
+
 STEPS = 100
-
-
-def timed(fn) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:

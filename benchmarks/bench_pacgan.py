@@ -6,22 +6,17 @@ book's experiment) and with two (the whole machine), so the ratio measures batch
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import torch
 
 from sims.pacgan import METHODS, init_group, train_group
 
+from _timing import timed
+
 STEPS = 60                                  # enough for stable timings; the book trains 1500
 DATASETS = ["ring"] * 5 + ["grid"] * 5      # the book's groups: 5 seeds on each data set
 SEEDS = list(range(len(DATASETS)))
-
-
-def timed(fn) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def batched(config) -> None:

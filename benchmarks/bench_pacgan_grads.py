@@ -10,7 +10,6 @@ book's worker processes use. Finally the steps saved by sharing the prefix of th
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import torch
@@ -18,6 +17,8 @@ import torch
 from sims import pacgan, pacgan_grads
 from sims.pacgan import METHODS, init_group, train_group
 from sims.pacgan_experiment import _init_worker, plan_tasks
+
+from _timing import cpu_seconds
 
 STEPS = 60                                  # a multiple of r1_every; the book trains 1500
 REPEATS = 3
@@ -33,9 +34,7 @@ def old_group(config):
 
 def cpu_ms_per_step(make, step, config) -> float:
     group = make(config)
-    start = time.process_time()
-    train_group(group, step=step)
-    return (time.process_time() - start) / config.steps * 1e3
+    return cpu_seconds(lambda: train_group(group, step=step)) / config.steps * 1e3
 
 
 def compare(label: str) -> dict:

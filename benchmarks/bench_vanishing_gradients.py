@@ -5,23 +5,18 @@ model each); the goal is that the batched run costs at most 60 % of that (0.4-0.
 2-core machine: at this size the matrix products, not Python overhead, dominate). Both are timed in this run,
 on CPU time, with one torch thread as on the page.
 """
-import time
 
 import torch
 
 from sims import vanishing_gradients as vg
+
+from _timing import cpu_seconds
 
 ARMS = [vg.Arm("saturating", 0.0), vg.Arm("saturating", 1.0), vg.Arm("non_saturating", 0.0),
         vg.Arm("non_saturating", 1.0)]
 N_REPLICATES = 5
 CONFIG = dict(n_steps=60, anneal_steps=40, eval_every=1000, n_eval=64)  # few steps, no EMD: training cost only
 GOAL = 0.6
-
-
-def cpu_seconds(fn) -> float:
-    start = time.process_time()
-    fn()
-    return time.process_time() - start
 
 
 def main() -> None:

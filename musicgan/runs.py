@@ -15,7 +15,6 @@ never leaves half a checkpoint under the real name.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -31,7 +30,7 @@ from sims.checks import check_int, check_positive
 __all__ = ["frames_for_seconds", "load_data", "split_data", "build_models", "save_checkpoint", "checkpoint_paths",
            "latest_checkpoint", "load_checkpoint", "export_generator", "load_generator", "generate",
            "read_run_config", "CheckpointError", "newest_readable_checkpoint", "resolve_source",
-           "decoding_record", "read_decoding", "load_for_sampling"]
+           "decoding_record", "read_decoding", "load_for_sampling", "check_any_length"]
 
 CHECKPOINT_DIR = "checkpoints"
 GENERATOR_FILE = "generator.pt"
@@ -247,6 +246,19 @@ def frames_for_seconds(seconds: float, mel_cfg) -> int:
     return 1 + math.ceil(seconds * mel_cfg.sample_rate / mel_cfg.hop_length)
 
 
+def check_any_length(net_G, what: str = "this generator") -> None:
+    """Raise ValueError (one line naming ``what``) unless ``net_G`` makes pieces of any length.
+
+    The recurrent generator and the conv one with ``model.conv_latent = "sequence"`` do: they say how many latent
+    vectors a piece of ``n`` frames needs (``latent_shape_for``). The conv generator with one latent vector per
+    clip (``model.conv_latent = "vector"``, the first design) makes clips of one fixed length.
+    """
+    if not hasattr(net_G, "latent_shape_for"):
+        raise ValueError(f"{what} makes clips of one fixed length (a conv generator trained with "
+                         "model.conv_latent=vector); runs trained with model.conv_latent=sequence or a recurrent "
+                         "generator make any length")
+
+
 @torch.no_grad()
 def generate(net_G, n: int, seed: int, *, n_frames: int | None = None, batch: int = 250,
              device="cpu") -> np.ndarray:
@@ -260,9 +272,7 @@ def generate(net_G, n: int, seed: int, *, n_frames: int | None = None, batch: in
     shape = net_G.latent_shape
     if n_frames is not None:
         check_int(n_frames, "n_frames", low=1)
-        if not hasattr(net_G, "latent_shape_for"):
-            raise ValueError("this generator makes clips of one fixed length (a conv generator trained with "
-                             "model.conv_latent=vector); train with model.conv_latent=sequence for longer pieces")
+        check_any_length(net_G)
         shape = net_G.latent_shape_for(n_frames)
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(n, *shape, generator=rng)

@@ -99,7 +99,7 @@ def default_out(run_dir: Path) -> Path:
 def run(args) -> int:
     """Write the samples; 0 on success, 2 with one line on stderr for bad input (checked before any work)."""
     from musicgan.outputs import check_output_folder
-    from musicgan.runs import frames_for_seconds, generate, load_for_sampling
+    from musicgan.runs import check_any_length, frames_for_seconds, generate, load_for_sampling
 
     try:
         check_int(args.count, "--count", low=1)
@@ -112,10 +112,8 @@ def run(args) -> int:
         check_output_folder(out, output_names(args.count), what="samples", inputs=inputs)
         net_G, cfg, shape, step, normalizer, mel_cfg = load_for_sampling(args.run, args.checkpoint)
         n_frames = None if args.seconds is None else frames_for_seconds(args.seconds, mel_cfg)
-        if n_frames is not None and not hasattr(net_G, "latent_shape_for"):
-            raise ValueError(f"{args.run}: its generator makes clips of one fixed length "
-                             f"({mel_cfg.clip_seconds:.3f} s), so --seconds cannot be used; runs trained with "
-                             "model.conv_latent=sequence or a recurrent generator make any length")
+        if n_frames is not None:
+            check_any_length(net_G, f"{args.run}: its generator ({mel_cfg.clip_seconds:.3f}-s clips, so no --seconds)")
     except (FileNotFoundError, ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
