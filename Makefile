@@ -84,14 +84,18 @@ clean:
 # The music GAN's reference runs (committed; the music_gan page samples from them): each generator family
 # (conv, lstm) with MUSIC_SEEDS seeds at the `cpu` preset, one CPU core per run, MUSIC_JOBS runs at a time, then
 # the note transcriber of the representation (once) and the evaluation report with 30-s pieces. Each run takes
-# about 17 CPU minutes (3000 steps): about 1 h on 2 idle cores, about 2 h on a shared machine. MUSIC_FAMILIES / MUSIC_SEEDS retrain some runs and keep the others; the report covers all that exist.
-# MUSIC_SET applies to every run; MUSIC_SET_<family> to one family.
+# about 17 CPU minutes (3000 steps): about 1 h on 2 idle cores, about 2 h on a shared machine. MUSIC_FAMILIES /
+# MUSIC_SEEDS retrain some runs and keep the others; the report covers all that exist. MUSIC_SET applies to every
+# run; MUSIC_SET_<family> to one family. Every run keeps generator.pt, its logs and samples; the full training
+# state (last checkpoint, 5-7 MB with the optimiser moments, what --resume continues from) is kept only for the
+# seeds in MUSIC_KEEP_STATE, so that six runs fit the 50 MB budget of reference/.
 MUSIC_REF ?= reference/music_gan
 MUSIC_MEL ?= pitch256
 MUSIC_FAMILIES ?= conv lstm
 MUSIC_SEEDS ?= 0 1 2
 MUSIC_STEPS ?= 3000
 MUSIC_JOBS ?= 2
+MUSIC_KEEP_STATE ?= 0
 MUSIC_SET ?=
 MUSIC_SET_conv ?=
 MUSIC_SET_lstm ?=
@@ -110,7 +114,8 @@ music: venv
 	    case $$g in conv) extra="$(MUSIC_SET_conv)";; lstm) extra="$(MUSIC_SET_lstm)";; *) extra="";; esac; \
 	    OMP_NUM_THREADS=1 $(PY) -m musicgan train --config cpu --set model.generator=$$g --set train.seed=$$s \
 	      --set train.steps=$(MUSIC_STEPS) --set data.mel=$(MUSIC_MEL) --set train.progress=false $$extra $(MUSIC_SET) --out $$out > $$out.log 2>&1 \
-	    && ls $$out/checkpoints/*.pt | head -n -1 | xargs -r rm'
+	    && ls $$out/checkpoints/*.pt | head -n -1 | xargs -r rm \
+	    && case " $(MUSIC_KEEP_STATE) " in *" $$s "*) ;; *) rm -rf $$out/checkpoints;; esac'
 	test -f $(MUSIC_REF)/transcriber-$(MUSIC_MEL).pt || OMP_NUM_THREADS=1 $(PY) -m musicgan transcriber \
 	  --mel $(MUSIC_MEL) --controls --out $(MUSIC_REF)/transcriber-$(MUSIC_MEL).pt
 	runs=$$(for d in $(MUSIC_REF)/*-s[0-9]*/generator.pt; do d=$${d%/generator.pt}; n=$${d##*/}; \
