@@ -103,4 +103,21 @@ def setup(app):
     app.connect("html-page-context", load_explorable_assets, priority=400)
     app.connect("html-page-context", drop_repeated_scripts, priority=450)
     app.connect("build-finished", copy_static)
+    declare_parallel_safe(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# Extensions the book loads that are safe to run in parallel but do not declare it; Sphinx then reads serially
+# (with a warning, an error under ``-W``), which would undo ``bookkit.jb``'s parallel pages.
+# - sphinx_multitoc_numbering (loaded by jupyter-book) only replaces TocTreeCollector.assign_section_numbers,
+#   which Sphinx calls in the main process once all documents are read, and keeps no per-document state;
+# - sphinx-mathjax-offline only sets ``mathjax_path`` and copies MathJax at build-finished (main process).
+UNDECLARED_PARALLEL_SAFE = ("sphinx_multitoc_numbering", "sphinx-mathjax-offline")
+
+
+def declare_parallel_safe(app) -> None:
+    """Mark the extensions of ``UNDECLARED_PARALLEL_SAFE`` safe for parallel reading and writing."""
+    for name in UNDECLARED_PARALLEL_SAFE:
+        app.setup_extension(name)
+        extension = app.extensions[name]
+        extension.parallel_read_safe = extension.parallel_write_safe = True

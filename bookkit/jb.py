@@ -1,0 +1,52 @@
+"""``jupyter-book`` with the pages read, and so executed, several at a time: ``python -m bookkit.jb build ...``.
+
+Jupyter Book 1.x always asks Sphinx for one process, so the pages' notebooks run one after another even on a
+machine with idle cores; Sphinx itself can read (and so myst-nb can execute) documents in parallel
+processes. This runs jupyter-book's own command line with two changes: Sphinx gets ``BOOK_JOBS`` processes
+(default: the number of CPU cores, at most 4), and documents are handed out one at a time rather than in
+equal batches, so that one slow page does not hold back the batch it happens to share with others. All
+extensions the book uses declare themselves safe for parallel reading; any that does not makes Sphinx warn
+(an error under ``-W``) and read serially.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["jobs", "main"]
+
+
+def jobs() -> int:
+    """Processes for Sphinx: ``$BOOK_JOBS`` if set (an integer >= 1), else min(CPU cores, 4)."""
+    value = os.environ.get("BOOK_JOBS")
+    if value is None:
+        return max(1, min(os.cpu_count() or 1, 4))
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"error: BOOK_JOBS must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def one_per_chunk(arguments, nproc, maxbatch=10):
+    """Sphinx's ``make_chunks`` replacement: every document is its own task."""
+    return [[name] for name in arguments]
+
+
+def main(argv=None) -> None:
+    import jupyter_book.sphinx as jb_sphinx
+    import sphinx.builders as builders
+    from jupyter_book.cli.main import main as jb_main
+
+    n = jobs()
+    original = jb_sphinx.build_sphinx
+
+    def build_sphinx(*args, jobs=None, **kwargs):
+        return original(*args, jobs=n if jobs in (None, 1) else jobs, **kwargs)
+
+    jb_sphinx.build_sphinx = build_sphinx
+    builders.make_chunks = one_per_chunk
+    sys.argv = ["jupyter-book", *(sys.argv[1:] if argv is None else argv)]
+    jb_main()
+
+
+if __name__ == "__main__":
+    main()
