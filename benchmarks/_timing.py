@@ -2,7 +2,7 @@
 
 ``process_time`` counts the CPU seconds of this process (all its threads), which is what the speed goals are
 stated in; ``perf_counter`` is the wall clock. The benchmarks run as scripts (``python benchmarks/bench_x.py``),
-so this module is imported from the scripts' own folder.
+with the repository root on the path (as `make bench` and the pages run them), as `benchmarks._timing`.
 """
 from __future__ import annotations
 

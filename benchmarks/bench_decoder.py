@@ -21,7 +21,7 @@ from musicgan.chorales import chorale_paths, chorale_to_midi, synthesize_harmoni
 from musicgan.mel import (MEL_PRESETS, _filterbank_tensor, db_to_power, griffin_lim, log_mel_spectrogram,
                           mel_to_audio)
 
-from _timing import cpu_seconds
+from benchmarks._timing import cpu_seconds
 
 
 def dense_nnls(mel_power: torch.Tensor, cfg, n_iter: int = 200) -> torch.Tensor:

@@ -25,7 +25,7 @@ from musicgan.models import build_generator
 from musicgan.runs import frames_for_seconds, generate
 from musicgan.sample import clips_to_audio
 
-from _timing import cpu_seconds
+from benchmarks._timing import cpu_seconds
 
 TARGET_CPU_S = 3.0
 

@@ -23,7 +23,7 @@ from musicgan.audio import clip_audio
 from musicgan.chorales import chorale_paths, render_chorale
 from musicgan.mel import MelConfig, log_mel_spectrogram
 
-from _timing import timed
+from benchmarks._timing import timed
 
 CFG = MelConfig()
 PER_CLIP, BATCHED, OURS = "librosa, clip by clip", "librosa, batched", "ours (torch, batched)"

@@ -17,7 +17,7 @@ from musicgan.config import apply_overrides, preset
 from musicgan.models import count_parameters
 from musicgan.train import Trainer
 
-from _timing import timed
+from benchmarks._timing import timed
 
 FAMILIES = ("conv", "lstm", "gru")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sims.optimal_discriminator import gaussian, mixture
 from sims.optimal_discriminator_mlp import DiscriminatorTask, train_discriminators
 
-from _timing import timed
+from benchmarks._timing import timed
 
 STEPS = 100
 

@@ -12,7 +12,7 @@ import torch
 
 from sims.pacgan import METHODS, init_group, train_group
 
-from _timing import timed
+from benchmarks._timing import timed
 
 STEPS = 60                                  # enough for stable timings; the book trains 1500
 DATASETS = ["ring"] * 5 + ["grid"] * 5      # the book's groups: 5 seeds on each data set

@@ -18,7 +18,7 @@ from sims import pacgan, pacgan_grads
 from sims.pacgan import METHODS, init_group, train_group
 from sims.pacgan_experiment import _init_worker, plan_tasks
 
-from _timing import cpu_seconds
+from benchmarks._timing import cpu_seconds
 
 STEPS = 60                                  # a multiple of r1_every; the book trains 1500
 REPEATS = 3

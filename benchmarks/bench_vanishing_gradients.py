@@ -10,7 +10,7 @@ import torch
 
 from sims import vanishing_gradients as vg
 
-from _timing import cpu_seconds
+from benchmarks._timing import cpu_seconds
 
 ARMS = [vg.Arm("saturating", 0.0), vg.Arm("saturating", 1.0), vg.Arm("non_saturating", 0.0),
         vg.Arm("non_saturating", 1.0)]
