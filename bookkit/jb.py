@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["jobs", "main"]
+__all__ = ["jobs", "main", "report_worker_traceback"]
 
 
 def jobs() -> int:
@@ -31,6 +31,18 @@ def one_per_chunk(arguments, nproc, maxbatch=10):
     return [[name] for name in arguments]
 
 
+def report_worker_traceback(result) -> None:
+    """Print the traceback a Sphinx worker process sent with its error (a failing cell, with its source).
+
+    In a parallel read a page that fails to execute fails in a worker; Sphinx passes on only the exception's
+    one-line message and keeps the worker's traceback (which holds myst-nb's report of the failing cell) in
+    ``SphinxParallelError.traceback``; jupyter-book shows just the message.
+    """
+    traceback = getattr(result, "traceback", None)
+    if isinstance(result, BaseException) and traceback:
+        print(f"\nThe error as the worker process that read the page reported it:\n{traceback}", file=sys.stderr)
+
+
 def main(argv=None) -> None:
     import jupyter_book.sphinx as jb_sphinx
     import sphinx.builders as builders
@@ -40,7 +52,9 @@ def main(argv=None) -> None:
     original = jb_sphinx.build_sphinx
 
     def build_sphinx(*args, jobs=None, **kwargs):
-        return original(*args, jobs=n if jobs in (None, 1) else jobs, **kwargs)
+        result = original(*args, jobs=n if jobs in (None, 1) else jobs, **kwargs)
+        report_worker_traceback(result)
+        return result
 
     jb_sphinx.build_sphinx = build_sphinx
     builders.make_chunks = one_per_chunk
