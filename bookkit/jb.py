@@ -2,11 +2,12 @@
 
 Jupyter Book 1.x always asks Sphinx for one process, so the pages' notebooks run one after another even on a
 machine with idle cores; Sphinx itself can read (and so myst-nb can execute) documents in parallel
-processes. This runs jupyter-book's own command line with two changes: Sphinx gets ``BOOK_JOBS`` processes
-(default: the number of CPU cores, at most 4), and documents are handed out one at a time rather than in
-equal batches, so that one slow page does not hold back the batch it happens to share with others. All
-extensions the book uses declare themselves safe for parallel reading; any that does not makes Sphinx warn
-(an error under ``-W``) and read serially.
+processes. This runs jupyter-book's own command line with three changes: Sphinx gets ``BOOK_JOBS`` processes
+(default: the number of CPU cores, at most 4); documents are handed out one at a time rather than in equal
+batches; and they start in the order of the read list (Sphinx 7.4 starts the last one first), which
+``bookkit_read_first`` in ``_config.yml`` heads with the slowest pages, so that the short ones fill the other
+processes meanwhile. All extensions the book uses declare themselves safe for parallel reading (see
+``bookkit.sphinx_ext``); any that does not makes Sphinx warn (an error under ``-W``) and read serially.
 """
 from __future__ import annotations
 
@@ -29,6 +30,30 @@ def jobs() -> int:
 def one_per_chunk(arguments, nproc, maxbatch=10):
     """Sphinx's ``make_chunks`` replacement: every document is its own task."""
     return [[name] for name in arguments]
+
+
+class _FirstInFirstOut(dict):
+    """A dict whose ``popitem`` returns the oldest item (Sphinx's waiting tasks, in the order they were added)."""
+
+    def popitem(self):
+        key = next(iter(self))
+        return key, self.pop(key)
+
+
+def fifo_parallel_tasks():
+    """Sphinx's ``ParallelTasks``, starting waiting tasks in the order they were added.
+
+    Sphinx 7.4 starts the waiting task added last (``dict.popitem``), so documents are read in reverse order;
+    with this they start in the order of the read list.
+    """
+    from sphinx.util.parallel import ParallelTasks
+
+    class FifoParallelTasks(ParallelTasks):
+        def __init__(self, nproc: int) -> None:
+            super().__init__(nproc)
+            self._precvsWaiting = _FirstInFirstOut()
+
+    return FifoParallelTasks
 
 
 def report_worker_traceback(result) -> None:
@@ -58,6 +83,7 @@ def main(argv=None) -> None:
 
     jb_sphinx.build_sphinx = build_sphinx
     builders.make_chunks = one_per_chunk
+    builders.ParallelTasks = fifo_parallel_tasks()
     sys.argv = ["jupyter-book", *(sys.argv[1:] if argv is None else argv)]
     jb_main()
 

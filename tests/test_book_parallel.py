@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -43,8 +45,9 @@ def make_book(tmp: Path, codes: list[str], jobs: int) -> subprocess.CompletedPro
     names = [f"page{i}" for i in range(len(codes))]
     (tmp / "_toc.yml").write_text("format: jb-book\nroot: page0\nchapters:\n"
                                   + "".join(f"  - file: {n}\n" for n in names[1:]))
+    nonce = uuid.uuid4().hex    # the execution cache is the repository's (make -C ROOT): no hits from earlier runs
     for i, (name, code) in enumerate(zip(names, codes)):
-        (tmp / f"{name}.md").write_text(HEADER.format(i=i, code=code.format(i=i)))
+        (tmp / f"{name}.md").write_text(HEADER.format(i=i, code=f"# {nonce}\n" + code.format(i=i)))
     return subprocess.run(["make", "-C", str(ROOT), "html", f"BOOK={tmp}", f"VENV={sys.prefix}"],
                           capture_output=True, text=True, timeout=600, env={**os.environ, "BOOK_JOBS": str(jobs)})
 
@@ -73,7 +76,8 @@ def test_a_failing_page_read_in_parallel_shows_its_error(tmp_path):
     codes = ["print({i})"] * 5 + ["x = 1\nraise RuntimeError('boom from a parallel page')"]
     result = make_book(tmp_path, codes, jobs=2)
     assert result.returncode != 0
-    assert "RuntimeError: boom from a parallel page" in result.stdout + result.stderr
+    output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)   # myst-nb colours tracebacks
+    assert "RuntimeError: boom from a parallel page" in output
 
 
 def test_book_jobs_default_and_bad_values(monkeypatch):
@@ -85,3 +89,21 @@ def test_book_jobs_default_and_bad_values(monkeypatch):
         monkeypatch.setenv("BOOK_JOBS", bad)
         with pytest.raises(SystemExit, match="BOOK_JOBS"):
             jb.jobs()
+
+
+def test_read_first_pages_head_the_read_list_in_their_order():
+    from types import SimpleNamespace
+
+    from bookkit.sphinx_ext import read_slow_pages_first
+
+    app = SimpleNamespace(config=SimpleNamespace(bookkit_read_first=["c", "missing", "a"]))
+    docnames = ["a", "b", "c", "d"]
+    read_slow_pages_first(app, None, docnames)
+    assert docnames == ["c", "a", "b", "d"]
+
+
+def test_waiting_tasks_start_oldest_first():
+    waiting = jb._FirstInFirstOut()
+    for tid in range(4):
+        waiting[tid] = f"task {tid}"
+    assert [waiting.popitem()[0] for _ in range(4)] == [0, 1, 2, 3]
