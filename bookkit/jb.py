@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["jobs", "main", "report_worker_traceback"]
+__all__ = ["jobs", "main", "one_thread_per_page", "report_worker_traceback"]
 
 
 def jobs() -> int:
@@ -56,6 +56,21 @@ def fifo_parallel_tasks():
     return FifoParallelTasks
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def one_thread_per_page() -> None:
+    """Give every page's kernel (they inherit this environment) one math-library thread unless the user chose.
+
+    With pages running side by side, kernels whose torch/BLAS use a thread per core oversubscribe the machine
+    and spin-wait: on the 2-core reference machine a parallel cold build took 13 % more CPU time with the
+    default threads than with one (1180 against 1040 CPU seconds). Pages that start worker processes
+    (``workers=2``) still use every core.
+    """
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
 def report_worker_traceback(result) -> None:
     """Print the traceback a Sphinx worker process sent with its error (a failing cell, with its source).
 
@@ -74,6 +89,8 @@ def main(argv=None) -> None:
     from jupyter_book.cli.main import main as jb_main
 
     n = jobs()
+    if n > 1:
+        one_thread_per_page()
     original = jb_sphinx.build_sphinx
 
     def build_sphinx(*args, jobs=None, **kwargs):

@@ -107,3 +107,12 @@ def test_waiting_tasks_start_oldest_first():
     for tid in range(4):
         waiting[tid] = f"task {tid}"
     assert [waiting.popitem()[0] for _ in range(4)] == [0, 1, 2, 3]
+
+
+def test_parallel_pages_get_one_thread_each_unless_the_user_chose(monkeypatch):
+    for name in jb.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    jb.one_thread_per_page()
+    assert os.environ["OMP_NUM_THREADS"] == "1" and os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert os.environ["MKL_NUM_THREADS"] == "3"
