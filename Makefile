@@ -6,7 +6,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-JB := $(VENV)/bin/jupyter-book
+# jupyter-book's own command line, with Sphinx reading (so executing) BOOK_JOBS pages at a time (default: the
+# CPU cores, at most 4; BOOK_JOBS=1 runs them one after another as plain `jupyter-book build` does); see bookkit/jb.py
+JB := $(PY) -m bookkit.jb
 BOOK ?= .
 # Extra jupyter-book flags; the default turns Sphinx warnings (broken references, bad glue keys) into errors.
 JB_FLAGS ?= -W -n --keep-going

@@ -103,4 +103,53 @@ def setup(app):
     app.connect("html-page-context", load_explorable_assets, priority=400)
     app.connect("html-page-context", drop_repeated_scripts, priority=450)
     app.connect("build-finished", copy_static)
+    declare_parallel_safe(app)
+    app.add_config_value("bookkit_read_first", [], "env", types=[list])
+    app.connect("env-before-read-docs", read_slow_pages_first)
+    app.connect("env-before-read-docs", create_execution_cache)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# Extensions the book loads that are safe to run in parallel but do not declare it; Sphinx then reads serially
+# (with a warning, an error under ``-W``), which would undo ``bookkit.jb``'s parallel pages.
+# - sphinx_multitoc_numbering (loaded by jupyter-book) only replaces TocTreeCollector.assign_section_numbers,
+#   which Sphinx calls in the main process once all documents are read, and keeps no per-document state;
+# - sphinx-mathjax-offline only sets ``mathjax_path`` and copies MathJax at build-finished (main process).
+UNDECLARED_PARALLEL_SAFE = ("sphinx_multitoc_numbering", "sphinx-mathjax-offline")
+
+
+def declare_parallel_safe(app) -> None:
+    """Mark the extensions of ``UNDECLARED_PARALLEL_SAFE`` safe for parallel reading and writing."""
+    for name in UNDECLARED_PARALLEL_SAFE:
+        app.setup_extension(name)
+        extension = app.extensions[name]
+        extension.parallel_read_safe = extension.parallel_write_safe = True
+
+
+def read_slow_pages_first(app, env, docnames: list) -> None:
+    """Move the documents named in ``bookkit_read_first`` (those still to read) to the head of the read list.
+
+    With pages read in parallel (``bookkit.jb``) the slowest should start first, so that the short ones fill
+    the other processes meanwhile instead of leaving one slow page running alone at the end; a page that makes
+    what another reuses (the music data set) should also start before it. The order changes nothing else, so
+    names that are not in the book (a throwaway test book with the project's config) are passed over.
+    """
+    head = [name for name in app.config.bookkit_read_first if name in docnames]
+    docnames[:] = head + [name for name in docnames if name not in head]
+
+
+def create_execution_cache(app, env, docnames: list) -> None:
+    """Create myst-nb's execution cache (jupyter-cache's SQLite database) before any page is read.
+
+    jupyter-cache creates its database the first time a page looks for a cached run. With pages read in
+    parallel (``bookkit.jb``) two worker processes of a fresh build can do that at the same moment, and one
+    fails with "table nbcache already exists"; created here, in the main process, before the workers start,
+    it already exists for all of them.
+    """
+    config = getattr(env, "mystnb_config", None)
+    if config is None or config.execution_mode != "cache" or not docnames:
+        return
+    from jupyter_cache import get_cache
+
+    get_cache(config.execution_cache_path).db  # noqa: B018 -- the property creates the database
+
