@@ -86,7 +86,7 @@ clean:
 # The music GAN's reference runs (committed; the music_gan page samples from them): each generator family
 # (conv, lstm) with MUSIC_SEEDS seeds at the `cpu` preset, one CPU core per run, MUSIC_JOBS runs at a time, then
 # the note transcriber of the representation (once) and the evaluation report with 30-s pieces. Each run takes
-# about 17 CPU minutes (3000 steps): about 1 h on 2 idle cores, about 2 h on a shared machine. MUSIC_FAMILIES /
+# 16-24 CPU minutes (3000 steps): about 1.5 h for six runs on 2 idle cores, 2-3 h on a shared machine. MUSIC_FAMILIES /
 # MUSIC_SEEDS retrain some runs and keep the others; the report covers all that exist. MUSIC_SET applies to every
 # run; MUSIC_SET_<family> to one family. Every run keeps generator.pt, its logs and samples; the full training
 # state (last checkpoint, 5-7 MB with the optimiser moments, what --resume continues from) is kept only for the

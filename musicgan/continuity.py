@@ -65,7 +65,7 @@ def key_persistence(mel_db, cfg: MelConfig) -> np.ndarray:
 
     Chroma from the note activations of :func:`musicgan.notes.fit_activations` (no audio needed); second k
     spans the frames whose centres lie in [k, k + 1) s, and is left out of the rest it is compared with. A
-    piece that keeps its key scores high every second (rendered chorales: about 0.75 on average); one that
+    piece that keeps its key scores high every second (held-out rendered chorales score 0.57 on average over 30 s in the reference report); one that
     wanders through keys, or has none, scores low. Seconds with no energy give NaN.
     """
     from musicgan.notes import fit_activations, mel_chroma
