@@ -29,7 +29,7 @@ def timed(cmd: list[str], cwd: Path, log) -> float:
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed in {cwd} (exit {result.returncode}); see the log")
+        sys.exit(f"{' '.join(cmd)} failed in {cwd} (exit {result.returncode}); see {log.name}")
     return time.perf_counter() - start
 
 
@@ -50,7 +50,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "clone"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-        with open(Path(tmp) / "log.txt", "w") as log:
+        log_path = ROOT / "_build" / "build_times.log"      # kept: the clone goes when this ends
+        log_path.parent.mkdir(exist_ok=True)
+        print(f"log: {log_path}", flush=True)
+        with open(log_path, "w") as log:
             for name, cmd in STEPS:
                 record["seconds"][name] = round(timed(cmd, clone, log), 1)
                 print(f"{name}: {record['seconds'][name]} s", flush=True)
