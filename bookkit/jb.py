@@ -18,12 +18,16 @@ __all__ = ["jobs", "main", "one_thread_per_page", "report_worker_traceback"]
 
 
 def jobs() -> int:
-    """Processes for Sphinx: ``$BOOK_JOBS`` if set (an integer >= 1), else min(CPU cores, 4)."""
+    """Processes for Sphinx: ``$BOOK_JOBS`` if set (an integer >= 1), else min(CPU cores, 4).
+
+    A bad ``BOOK_JOBS`` prints one line naming the value and exits with status 2.
+    """
     value = os.environ.get("BOOK_JOBS")
     if value is None:
         return max(1, min(os.cpu_count() or 1, 4))
     if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"error: BOOK_JOBS must be a whole number >= 1, got {value!r}")
+        print(f"error: BOOK_JOBS must be a whole number >= 1, got {value!r}", file=sys.stderr)
+        raise SystemExit(2)
     return int(value)
 
 

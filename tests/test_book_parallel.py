@@ -80,15 +80,18 @@ def test_a_failing_page_read_in_parallel_shows_its_error(tmp_path):
     assert "RuntimeError: boom from a parallel page" in output
 
 
-def test_book_jobs_default_and_bad_values(monkeypatch):
+def test_book_jobs_default_and_bad_values(monkeypatch, capsys):
     monkeypatch.delenv("BOOK_JOBS", raising=False)
     assert 1 <= jb.jobs() <= 4
     monkeypatch.setenv("BOOK_JOBS", "3")
     assert jb.jobs() == 3
     for bad in ("0", "two", "-1", ""):
         monkeypatch.setenv("BOOK_JOBS", bad)
-        with pytest.raises(SystemExit, match="BOOK_JOBS"):
+        with pytest.raises(SystemExit) as exit_info:
             jb.jobs()
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "BOOK_JOBS" in err and repr(bad) in err
 
 
 def test_read_first_pages_head_the_read_list_in_their_order():
