@@ -14,19 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from throwaway_book import build_book
+
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-PAGE_HEADER = """---
-jupytext:
-  text_representation:
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A one-page book
+PAGE_BODY = """# A one-page book
 
 Euler's identity, numbered:
 
@@ -46,13 +38,7 @@ pytestmark = pytest.mark.slow
 
 def make_book(tmp: Path, code: str) -> subprocess.CompletedProcess:
     """Write a one-page book using the project's config into ``tmp`` and build it with `make html`."""
-    shutil.copy(ROOT / "_config.yml", tmp / "_config.yml")
-    (tmp / "references.bib").write_text("")
-    (tmp / "_toc.yml").write_text("format: jb-book\nroot: page\n")
-    (tmp / "page.md").write_text(PAGE_HEADER.format(code=code))
-    venv = Path(sys.prefix)
-    return subprocess.run(["make", "-C", str(ROOT), "html", f"BOOK={tmp}", f"VENV={venv}"],
-                          capture_output=True, text=True, timeout=600)
+    return build_book(tmp, {"page": PAGE_BODY.format(code=code)})
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,18 +16,10 @@ import pytest
 
 from bookkit import jb
 
-ROOT = Path(__file__).resolve().parents[1]
-HEADER = """---
-jupytext:
-  text_representation:
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+from throwaway_book import build_book
 
-# Page {i}
+ROOT = Path(__file__).resolve().parents[1]
+BODY = """# Page {i}
 
 ```{{code-cell}} ipython3
 {code}
@@ -40,16 +30,9 @@ TIMED = "import time\nstart = time.time()\ntime.sleep(4)\nprint({i}, start, time
 
 
 def make_book(tmp: Path, codes: list[str], jobs: int) -> subprocess.CompletedProcess:
-    shutil.copy(ROOT / "_config.yml", tmp / "_config.yml")
-    (tmp / "references.bib").write_text("")
-    names = [f"page{i}" for i in range(len(codes))]
-    (tmp / "_toc.yml").write_text("format: jb-book\nroot: page0\nchapters:\n"
-                                  + "".join(f"  - file: {n}\n" for n in names[1:]))
     nonce = uuid.uuid4().hex    # the execution cache is the repository's (make -C ROOT): no hits from earlier runs
-    for i, (name, code) in enumerate(zip(names, codes)):
-        (tmp / f"{name}.md").write_text(HEADER.format(i=i, code=f"# {nonce}\n" + code.format(i=i)))
-    return subprocess.run(["make", "-C", str(ROOT), "html", f"BOOK={tmp}", f"VENV={sys.prefix}"],
-                          capture_output=True, text=True, timeout=600, env={**os.environ, "BOOK_JOBS": str(jobs)})
+    pages = {f"page{i}": BODY.format(i=i, code=f"# {nonce}\n" + code.format(i=i)) for i, code in enumerate(codes)}
+    return build_book(tmp, pages, env={"BOOK_JOBS": str(jobs)})
 
 
 def cell_intervals(tmp: Path) -> list[tuple[float, float]]:
